@@ -1,0 +1,99 @@
+import type { ParamSpec } from './params.ts';
+import { COMMON_PARAMS, ITEM_PARAMS, ITEMS_PARAMS } from './routes/collections.ts';
+
+function queryParameters(specs: readonly ParamSpec<unknown>[]) {
+  return specs.map((s) => ({
+    name: s.name,
+    in: 'query',
+    required: false,
+    description: s.description,
+    schema: s.schema,
+    ...(s.style ? { style: s.style, explode: s.explode ?? true } : {}),
+  }));
+}
+
+const pathParam = (name: string, description: string) => ({ name, in: 'path', required: true, description, schema: { type: 'string' } });
+
+const errorResponse = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+});
+
+const json = (description: string, schema: Record<string, unknown> = { type: 'object' }) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const geojson = (description: string) => ({ description, content: { 'application/geo+json': { schema: { type: 'object' } } } });
+
+/**
+ * The OpenAPI 3.0 document, generated from the same parameter declarations that the routes use
+ * to validate requests, so the two cannot drift apart.
+ */
+export function openApiDocument(base: string) {
+  const common = queryParameters(COMMON_PARAMS);
+  const collectionId = pathParam('collectionId', 'Layer id, as listed at /collections.');
+  const featureId = pathParam('featureId', 'Stable feature id, the same across versions.');
+  const standard = { '400': errorResponse('A parameter is invalid; the error names it.'), '401': errorResponse('The API key is unknown or revoked.') };
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'OneMap 一张图 API',
+      version: '0.1.0',
+      description:
+        'The space-time store of Quanzhou as OGC API - Features (Part 1: Core, GeoJSON, OpenAPI 3.0). Coordinates are CRS84; '
+        + 'the store keeps CGCS2000 (EPSG:4490). Every feature keeps all its versions: `datetime` reads the city as of an instant.',
+    },
+    servers: [{ url: base }],
+    components: {
+      securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } },
+      schemas: {
+        Error: {
+          type: 'object',
+          required: ['error'],
+          properties: {
+            error: {
+              type: 'object',
+              required: ['code', 'message'],
+              properties: { code: { type: 'string' }, message: { type: 'string' }, details: { type: 'object' }, requestId: { type: 'string' } },
+            },
+          },
+        },
+      },
+    },
+    security: [{}, { apiKey: [] }],
+    paths: {
+      '/': { get: { summary: 'Landing page', operationId: 'getLandingPage', parameters: common, responses: { '200': json('Links to the API'), ...standard } } },
+      '/conformance': { get: { summary: 'Conformance classes', operationId: 'getConformance', parameters: common, responses: { '200': json('conformsTo'), ...standard } } },
+      '/api': { get: { summary: 'This document', operationId: 'getApi', parameters: common, responses: { '200': { description: 'OpenAPI 3.0', content: { 'application/vnd.oai.openapi+json;version=3.0': {} } } } } },
+      '/health': { get: { summary: 'Driver, PostGIS version and layer count', operationId: 'getHealth', responses: { '200': json('Healthy'), '503': errorResponse('The database is not reachable') } } },
+      '/collections': { get: { summary: 'Layers the caller may read', operationId: 'getCollections', parameters: common, responses: { '200': json('Collections'), ...standard } } },
+      '/collections/{collectionId}': {
+        get: { summary: 'One layer', operationId: 'describeCollection', parameters: [collectionId, ...common], responses: { '200': json('Collection'), ...standard, '404': errorResponse('Unknown collection, or not visible to this key') } },
+      },
+      '/collections/{collectionId}/items': {
+        get: {
+          summary: 'Features of a layer, as of an instant or over an interval',
+          operationId: 'getFeatures',
+          parameters: [collectionId, ...queryParameters(ITEMS_PARAMS)],
+          responses: { '200': geojson('FeatureCollection with numberMatched, numberReturned and next/prev links'), ...standard, '404': errorResponse('Unknown collection') },
+        },
+      },
+      '/collections/{collectionId}/items/{featureId}': {
+        get: {
+          summary: 'One feature (the version valid now, or at datetime)',
+          operationId: 'getFeature',
+          parameters: [collectionId, featureId, ...queryParameters(ITEM_PARAMS)],
+          responses: { '200': geojson('Feature'), ...standard, '404': errorResponse('Unknown collection or feature') },
+        },
+      },
+      '/collections/{collectionId}/items/{featureId}/history': {
+        get: {
+          summary: 'Every version of a feature with its validity',
+          operationId: 'getFeatureHistory',
+          parameters: [collectionId, featureId, ...common],
+          responses: { '200': geojson('FeatureCollection of versions, oldest first'), ...standard, '404': errorResponse('Unknown collection or feature') },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { Kysely, Migrator, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { mkdirSync } from 'node:fs';
+import { PglitePool } from './pglite-pool.ts';
+import { migrationProvider } from './migrations.ts';
+import type { Database } from './schema.ts';
+
+export type DriverName = 'postgres' | 'pglite';
+
+export interface StoreOptions {
+  /** A PostgreSQL URL; when absent the embedded PGlite with PostGIS is used. */
+  databaseUrl?: string;
+  /** PGlite's data directory (kept on disk so that a restart keeps what was loaded). */
+  dataDir: string;
+  statementTimeoutMs: number;
+  poolSize?: number;
+}
+
+export interface Store {
+  db: Kysely<Database>;
+  driver: DriverName;
+  close(): Promise<void>;
+}
+
+// PostgreSQL's int8 (counts, revisions, version ids) arrives as text from pg; numbers that fit are
+// what every caller wants, and PGlite already returns them that way.
+pg.types.setTypeParser(20, (value: string) => {
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : value;
+});
+
+export async function openStore(options: StoreOptions): Promise<Store> {
+  const store = options.databaseUrl ? openPostgres(options) : await openPglite(options);
+  try {
+    await migrate(store.db);
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return store;
+}
+
+function openPostgres(options: StoreOptions): Store {
+  const pool = new pg.Pool({
+    connectionString: options.databaseUrl,
+    max: options.poolSize ?? 10,
+    statement_timeout: options.statementTimeoutMs,
+    application_name: 'onemap',
+    // Timestamps leave the database as text inside GeoJSON; UTC keeps them unambiguous.
+    options: '-c TimeZone=UTC',
+  });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return { db, driver: 'postgres', close: () => db.destroy() };
+}
+
+async function openPglite(options: StoreOptions): Promise<Store> {
+  // Loaded lazily: the WASM build is large and the pg driver never needs it.
+  const [{ PGlite }, { postgis }, { btree_gist }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('@electric-sql/pglite-postgis'),
+    import('@electric-sql/pglite/contrib/btree_gist'),
+  ]);
+  mkdirSync(options.dataDir, { recursive: true });
+  const pglite = await PGlite.create({ dataDir: options.dataDir, extensions: { postgis, btree_gist } });
+  await pglite.exec(`set statement_timeout = ${Math.trunc(options.statementTimeoutMs)}; set timezone = 'UTC'`);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PglitePool(pglite) as never }) });
+  return { db, driver: 'pglite', close: () => db.destroy() };
+}
+
+export async function migrate(db: Kysely<Database>): Promise<void> {
+  const migrator = new Migrator({ db, provider: migrationProvider });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error).message ?? error)}`, { cause: error });
+  }
+}
+
+export async function postgisVersion(db: Kysely<Database>): Promise<string> {
+  const { rows } = await sql<{ v: string }>`select postgis_lib_version() as v`.execute(db);
+  return rows[0]?.v ?? 'unknown';
+}

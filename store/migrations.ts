@@ -1,0 +1,88 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * Migrations are code, in order, named by date; they run on every start and are no-ops once applied.
+ * Plain SQL because most of it is PostGIS and index DDL that the builder cannot express.
+ */
+const migrations: Record<string, Migration> = {
+  '2026-12-01-001-extensions': {
+    async up(db: Kysely<any>) {
+      await sql`create extension if not exists postgis`.execute(db);
+      // btree_gist lets one GiST index hold the layer id beside the geometry and the validity range.
+      await sql`create extension if not exists btree_gist`.execute(db);
+    },
+  },
+  '2026-12-01-002-layers-and-versions': {
+    async up(db: Kysely<any>) {
+      await sql`
+        create table layer (
+          id text primary key check (id ~ '^[a-z0-9][a-z0-9-]{0,62}$'),
+          title_zh text not null,
+          title_en text not null,
+          domain text not null check (domain in ('pipeline','building','land','water','road','green','address','business')),
+          geometry_type text not null,
+          attribute_schema jsonb not null default '{}',
+          access_class text not null check (access_class in ('public','internal','restricted')),
+          source text not null default '',
+          revision bigint not null default 0,
+          -- Kept with the revision so that /collections answers without scanning the versions.
+          extent float8[],
+          time_extent timestamptz[],
+          created_at timestamptz not null default now(),
+          updated_at timestamptz not null default now()
+        )`.execute(db);
+      await sql`
+        create table feature_version (
+          version_id bigserial primary key,
+          layer_id text not null references layer(id),
+          feature_id text not null,
+          geom geometry(Geometry, 4490) not null,
+          attributes jsonb not null default '{}',
+          valid_from timestamptz not null,
+          valid_to timestamptz,
+          -- '[)' so that the version closed at T and the one opened at T never both match T.
+          validity tstzrange generated always as (tstzrange(valid_from, valid_to, '[)')) stored,
+          recorded_at timestamptz not null default now(),
+          check (valid_to is null or valid_to > valid_from)
+        )`.execute(db);
+      // At most one current version per feature: the versioned writes rely on it.
+      await sql`create unique index feature_version_current on feature_version (layer_id, feature_id) where valid_to is null`.execute(db);
+      await sql`create index feature_version_history on feature_version (layer_id, feature_id, valid_from)`.execute(db);
+      // The space-time index: bbox + as-of + layer in one index scan, for any instant, not only now.
+      await sql`create index feature_version_space_time on feature_version using gist (layer_id, geom, validity)`.execute(db);
+    },
+  },
+  '2026-12-01-003-keys-and-audit': {
+    async up(db: Kysely<any>) {
+      await sql`
+        create table api_key (
+          id serial primary key,
+          name text not null,
+          key_prefix text not null,
+          key_hash text not null unique,
+          role text not null check (role in ('viewer','planner','field','admin')),
+          clearances text[] not null default '{}',
+          created_at timestamptz not null default now(),
+          revoked_at timestamptz
+        )`.execute(db);
+      await sql`
+        create table audit_log (
+          id bigserial primary key,
+          at timestamptz not null default now(),
+          key_id integer references api_key(id),
+          route text not null,
+          layer_id text not null,
+          bbox float8[],
+          feature_ids text[],
+          query jsonb not null default '{}'
+        )`.execute(db);
+      await sql`create index audit_log_layer_at on audit_log (layer_id, at)`.execute(db);
+    },
+  },
+};
+
+export const migrationProvider: MigrationProvider = {
+  async getMigrations() {
+    return migrations;
+  },
+};

@@ -1,0 +1,59 @@
+import type { ColumnType, Generated } from 'kysely';
+
+/** Kysely's view of the store. Geometry columns are written and read through PostGIS functions only. */
+export interface Database {
+  layer: LayerTable;
+  feature_version: FeatureVersionTable;
+  api_key: ApiKeyTable;
+  audit_log: AuditLogTable;
+}
+
+export interface LayerTable {
+  id: string;
+  title_zh: string;
+  title_en: string;
+  domain: string;
+  geometry_type: string;
+  attribute_schema: ColumnType<Record<string, unknown>, string, string>;
+  access_class: string;
+  source: string;
+  /** Bumped on every change so that caches (tiles, indexes) know to rebuild. */
+  revision: ColumnType<string | number, number | undefined, never>;
+  extent: ColumnType<number[] | null, never, never>;
+  time_extent: ColumnType<Date[] | null, never, never>;
+  created_at: ColumnType<Date, never, never>;
+  updated_at: ColumnType<Date, never, never>;
+}
+
+export interface FeatureVersionTable {
+  version_id: Generated<string>;
+  layer_id: string;
+  feature_id: string;
+  geom: ColumnType<unknown, never, never>;
+  attributes: ColumnType<Record<string, unknown>, string, string>;
+  valid_from: ColumnType<Date, string | Date, string | Date>;
+  valid_to: ColumnType<Date | null, string | Date | null, string | Date | null>;
+  recorded_at: ColumnType<Date, never, never>;
+}
+
+export interface ApiKeyTable {
+  id: Generated<number>;
+  name: string;
+  key_prefix: string;
+  key_hash: string;
+  role: string;
+  clearances: ColumnType<string[], string[], string[]>;
+  created_at: ColumnType<Date, never, never>;
+  revoked_at: ColumnType<Date | null, never, Date | string | null>;
+}
+
+export interface AuditLogTable {
+  id: Generated<string>;
+  at: ColumnType<Date, never, never>;
+  key_id: number | null;
+  route: string;
+  layer_id: string;
+  bbox: ColumnType<number[] | null, number[] | null, never>;
+  feature_ids: ColumnType<string[] | null, string[] | null, never>;
+  query: ColumnType<Record<string, unknown>, string, never>;
+}
