@@ -40,5 +40,5 @@ if ! pg_isready -q; then
 fi
 
 psql -v ON_ERROR_STOP=1 -q -d postgres -c "drop database if exists \"$DB_NAME\" with (force)" -c "create database \"$DB_NAME\""
-psql -v ON_ERROR_STOP=1 -q -d "$DB_NAME" -c "create extension postgis" -c "create extension btree_gist"
+psql -v ON_ERROR_STOP=1 -q -d "$DB_NAME" -c "create extension postgis"
 echo "test-db: postgres://$PGUSER@$PGHOST:$PGPORT/$DB_NAME is ready ($(psql -tA -d "$DB_NAME" -c 'select postgis_lib_version()'))"

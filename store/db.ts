@@ -55,13 +55,12 @@ function openPostgres(options: StoreOptions): Store {
 
 async function openPglite(options: StoreOptions): Promise<Store> {
   // Loaded lazily: the WASM build is large and the pg driver never needs it.
-  const [{ PGlite }, { postgis }, { btree_gist }] = await Promise.all([
+  const [{ PGlite }, { postgis }] = await Promise.all([
     import('@electric-sql/pglite'),
     import('@electric-sql/pglite-postgis'),
-    import('@electric-sql/pglite/contrib/btree_gist'),
   ]);
   mkdirSync(options.dataDir, { recursive: true });
-  const pglite = await PGlite.create({ dataDir: options.dataDir, extensions: { postgis, btree_gist } });
+  const pglite = await PGlite.create({ dataDir: options.dataDir, extensions: { postgis } });
   await pglite.exec(`set statement_timeout = ${Math.trunc(options.statementTimeoutMs)}; set timezone = 'UTC'`);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PglitePool(pglite) as never }) });
   return { db, driver: 'pglite', close: () => db.destroy() };

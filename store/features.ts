@@ -79,20 +79,27 @@ export interface FeaturePage {
   featureIds: string[];
 }
 
-export async function queryFeatures(db: Db, layerId: string, q: FeatureQuery): Promise<FeaturePage> {
+/** The page query on its own, so that tests can EXPLAIN exactly what the API runs. */
+export function featurePageSql(layerId: string, q: FeatureQuery) {
   const where = sql`layer_id = ${layerId} and ${timeCondition(q.time)} and ${bboxCondition(q.bbox)}`;
-  const pageQuery = sql<{ json: string | null; ids: string[] | null; n: number }>`
-    select '[' || coalesce(string_agg(f, ',' order by feature_id, valid_from), '') || ']' as json,
-           array_agg(feature_id order by feature_id, valid_from) as ids,
-           count(*)::int as n
-    from (
-      select feature_id, valid_from, ${featureJson(q.properties)} as f
-      from feature_version
-      where ${where}
-      order by feature_id, valid_from
-      limit ${q.limit} offset ${q.offset}
-    ) page`;
-  const countQuery = sql<{ n: number }>`select count(*)::int as n from feature_version where ${where}`;
+  return {
+    page: sql<{ json: string | null; ids: string[] | null; n: number }>`
+      select '[' || coalesce(string_agg(f, ',' order by feature_id, valid_from), '') || ']' as json,
+             array_agg(feature_id order by feature_id, valid_from) as ids,
+             count(*)::int as n
+      from (
+        select feature_id, valid_from, ${featureJson(q.properties)} as f
+        from feature_version
+        where ${where}
+        order by feature_id, valid_from
+        limit ${q.limit} offset ${q.offset}
+      ) page`,
+    count: sql<{ n: number }>`select count(*)::int as n from feature_version where ${where}`,
+  };
+}
+
+export async function queryFeatures(db: Db, layerId: string, q: FeatureQuery): Promise<FeaturePage> {
+  const { page: pageQuery, count: countQuery } = featurePageSql(layerId, q);
   const [page, count] = await Promise.all([pageQuery.execute(db), countQuery.execute(db)]);
   const row = page.rows[0];
   return {

@@ -68,6 +68,11 @@ export async function upsertLayer(db: Db, meta: LayerMeta): Promise<void> {
       } as never),
     )
     .execute();
+  const { key } = await db.selectFrom('layer').select('key').where('id', '=', meta.id).executeTakeFirstOrThrow();
+  // DDL takes no bound parameters; the id is a literal that the layer table's check constraint
+  // has just accepted as a slug, and the table name is built from an integer.
+  await sql`create table if not exists ${sql.table(`feature_version_${key}`)}
+    partition of feature_version for values in (${sql.lit(meta.id)})`.execute(db);
 }
 
 /**

@@ -10,6 +10,7 @@ export interface Database {
 
 export interface LayerTable {
   id: string;
+  key: Generated<number>;
   title_zh: string;
   title_en: string;
   domain: string;

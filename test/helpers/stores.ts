@@ -46,7 +46,10 @@ export async function openTestStore(driver: DriverName): Promise<TestStore> {
 /** Empties the store so that a suite starts from nothing (only in the test database). */
 export async function resetStore(store: Store): Promise<void> {
   const { sql } = await import('kysely');
-  await sql`truncate audit_log, api_key, feature_version, layer restart identity cascade`.execute(store.db);
+  const { rows } = await sql<{ name: string }>`
+    select inhrelid::regclass::text as name from pg_inherits where inhparent = 'feature_version'::regclass`.execute(store.db);
+  for (const { name } of rows) await sql`drop table ${sql.table(name)}`.execute(store.db);
+  await sql`truncate audit_log, api_key, layer restart identity cascade`.execute(store.db);
 }
 
 export const DRIVERS: DriverName[] = ['postgres', 'pglite'];
