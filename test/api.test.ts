@@ -96,7 +96,8 @@ function apiSuite(driver: DriverName, scale: number) {
       ];
       const { rows: before } = await sql<{ n: number }>`select count(*)::int as n from audit_log`.execute(store.db);
       for (const route of routes) {
-        for (const headers of [{}, { 'X-API-Key': keys.viewer! }]) {
+        const headerSets: Array<Record<string, string>> = [{}, { 'X-API-Key': keys.viewer! }];
+        for (const headers of headerSets) {
           const res = await getJson(`${server.url}${route}`, headers);
           assert.equal(res.status, 404, `${route} ${JSON.stringify(headers)}`);
           assert.equal(res.body.error.code, 'NotFound');
