@@ -9,11 +9,13 @@ import { parseArgs } from 'node:util';
 import path from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
+import http from 'node:http';
 import pino from 'pino';
 import { sql } from 'kysely';
 import type { AddressInfo } from 'node:net';
-import { openStore } from '../store/db.ts';
+import { openStore, SESSION_OPTIONS } from '../store/db.ts';
 import { getLayer } from '../store/layers.ts';
+import { NOW, queryFeatures } from '../store/features.ts';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { loadDemoCity } from '../fixtures/load-demo-city.ts';
@@ -78,8 +80,12 @@ async function main() {
   const server = await new Promise<import('node:http').Server>((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/collections/buildings/items?bbox=${bbox.join(',')}&limit=${PAGE}`;
 
-  const client = new pg.Client({ connectionString: url });
+  // The baseline runs with the same session settings as the store (see SESSION_OPTIONS), so the
+  // ratio measures what OneMap adds; the default-settings line shows what those settings buy.
+  const client = new pg.Client({ connectionString: url, options: SESSION_OPTIONS });
   await client.connect();
+  const defaults = new pg.Client({ connectionString: url });
+  await defaults.connect();
   const direct = `select feature_id, st_asgeojson(geom, 8, 0) as geometry, attributes from feature_version
     where layer_id = 'buildings' and validity @> now() and st_intersects(geom, st_makeenvelope($1, $2, $3, $4, 4490))
     order by feature_id limit ${PAGE}`;
@@ -97,9 +103,25 @@ async function main() {
         checked = true;
       }
     },
+    'OneMap items endpoint (node:http client, bytes)': async () => {
+      await new Promise<void>((resolve, reject) => {
+        http.get(endpoint, (res) => {
+          let n = 0;
+          res.on('data', (c: Buffer) => { n += c.length; });
+          res.on('end', () => (n > 0 ? resolve() : reject(new Error('empty'))));
+        }).on('error', reject);
+      });
+    },
+    'OneMap store query, no HTTP (queryFeatures)': async () => {
+      await queryFeatures(store.db, 'buildings', { bbox, time: NOW, limit: PAGE, offset: 0 });
+    },
     'PostGIS direct: ST_AsGeoJSON rows + count': async () => {
       await client.query(direct, bbox);
       await client.query(directCount, bbox);
+    },
+    'PostGIS direct, default session settings': async () => {
+      await defaults.query(direct, bbox);
+      await defaults.query(directCount, bbox);
     },
     'Node usual: rows -> JSON.parse/stringify': async () => {
       const [{ rows }, count] = await Promise.all([client.query(direct, bbox), client.query(directCount, bbox)]);
@@ -123,6 +145,7 @@ async function main() {
   writeFileSync('bench/out/features.json', JSON.stringify({ scale, bbox, page: PAGE, rounds, results }, null, 2));
 
   await client.end();
+  await defaults.end();
   server.close();
   await store.close();
 }

@@ -1,7 +1,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Polygon } from 'geojson';
-import { DRIVERS, openTestStore, type TestStore } from './helpers/stores.ts';
+import { DRIVERS, openTestStore, resetStore, type TestStore } from './helpers/stores.ts';
 import { upsertLayer, getLayer } from '../store/layers.ts';
 import {
   createFeature, featureHistory, getFeatureJson, insertVersions, queryFeatures, retireFeature, updateFeature, NOW,
@@ -25,7 +25,10 @@ const parse = (json: string | undefined) => (json ? JSON.parse(json) : undefined
 for (const driver of DRIVERS) {
   describe(`versioned store on ${driver}`, () => {
     let store: TestStore;
-    before(async () => { store = await openTestStore(driver); });
+    before(async () => {
+      store = await openTestStore(driver);
+      await resetStore(store);
+    });
     after(async () => { await store?.cleanup(); });
 
     it('update closes the current version and opens a new one; as-of reads see each', async () => {
