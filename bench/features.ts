@@ -15,6 +15,7 @@ import { sql } from 'kysely';
 import type { AddressInfo } from 'node:net';
 import { openStore, SESSION_OPTIONS } from '../store/db.ts';
 import { getLayer } from '../store/layers.ts';
+import { emptyStore } from '../store/maintenance.ts';
 import { NOW, queryFeatures } from '../store/features.ts';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
@@ -53,9 +54,7 @@ async function main() {
     : { rows: [{ n: 0 }] };
   if ((have[0]?.n ?? 0) < expected || (have[0]?.n ?? 0) > expected * 2) {
     console.log(`loading the demo city at scale ${scale} into ${url} (once; later runs reuse it)…`);
-    const { rows } = await sql<{ name: string }>`select inhrelid::regclass::text as name from pg_inherits where inhparent = 'feature_version'::regclass`.execute(store.db);
-    for (const { name } of rows) await sql`drop table ${sql.table(name)}`.execute(store.db);
-    await sql`truncate audit_log, api_key, layer restart identity cascade`.execute(store.db);
+    await emptyStore(store.db);
     const report = await loadDemoCity(store.db, { dir: path.resolve('data', `demo-city-x${scale}`), seed: 20260101, scale });
     console.log(`  generated in ${(report.generateMs / 1000).toFixed(1)} s, loaded in ${(report.loadMs / 1000).toFixed(1)} s`);
     await sql`analyze`.execute(store.db);

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { sql } from 'kysely';
+import { emptyStore } from '../../store/maintenance.ts';
 import { openStore, type DriverName, type Store } from '../../store/db.ts';
 
 export const POSTGIS_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/onemap_test';
@@ -46,10 +46,7 @@ export async function openTestStore(driver: DriverName): Promise<TestStore> {
 
 /** Empties the store so that a suite starts from nothing (only in the test database). */
 export async function resetStore(store: Store): Promise<void> {
-  const { rows } = await sql<{ name: string }>`
-    select inhrelid::regclass::text as name from pg_inherits where inhparent = 'feature_version'::regclass`.execute(store.db);
-  for (const { name } of rows) await sql`drop table ${sql.table(name)}`.execute(store.db);
-  await sql`truncate audit_log, api_key, layer restart identity cascade`.execute(store.db);
+  await emptyStore(store.db);
 }
 
 export const DRIVERS: DriverName[] = ['postgres', 'pglite'];
