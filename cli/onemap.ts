@@ -5,6 +5,9 @@ import { openStore, type Store } from '../store/db.ts';
 import { createApiKey, listApiKeys, revokeApiKey, ROLES, type Role } from '../store/access.ts';
 import { listLayers } from '../store/layers.ts';
 import { loadDemoCity } from '../fixtures/load-demo-city.ts';
+import { importLayerFile, ImportError, rejectedRowsCsv, type ImportProgress, type ImportReport } from '../data-import/import-file.ts';
+import { ACCESS_CLASSES, DOMAINS, type AccessClass, type Domain } from '../store/layer-meta.ts';
+import { writeFileSync } from 'node:fs';
 
 const USAGE = `onemap — OneMap 一张图 command line
 
@@ -12,6 +15,11 @@ const USAGE = `onemap — OneMap 一张图 command line
   onemap keys revoke ID|PREFIX
   onemap keys list
   onemap demo load [--scale N] [--seed S]   load the demo city into an empty store
+  onemap import FILE --layer ID [--domain D] [--crs EPSG:n] [--encoding E] [--key FIELD]
+         [--mode upsert|snapshot] [--valid-from DATE] [--on-error skip|abort] [--dry-run]
+         [--title 中文名] [--title-en NAME] [--access public|internal|restricted]
+         [--x COL --y COL | --wkt COL] [--rejected-csv FILE]
+      FILE: .shp or .zip (Shapefile), .geojson/.json, .geojsons/.ndjson, .csv
 
 The store is chosen as by the server: DATABASE_URL, else the embedded PGlite in ONEMAP_DATA_DIR
 (stop the server first: one embedded database can be opened by one process at a time).`;
@@ -84,8 +92,83 @@ async function demo(args: string[]): Promise<void> {
   });
 }
 
+function progressPrinter(label: string) {
+  const tty = process.stderr.isTTY;
+  let lastPlain = 0;
+  return (p: ImportProgress) => {
+    const rate = p.read / Math.max(0.001, p.elapsedMs / 1000);
+    const eta = p.total ? Math.max(0, (p.total - p.read) / rate) : undefined;
+    const line = `${label}: ${p.read.toLocaleString('en')}${p.total ? `/${p.total.toLocaleString('en')}` : ''} rows, `
+      + `${Math.round(rate).toLocaleString('en')} rows/s${eta !== undefined ? `, ETA ${eta.toFixed(0)} s` : ''}${p.rejected ? `, ${p.rejected} rejected` : ''}`;
+    if (tty) {
+      const width = 24;
+      const done = p.total ? Math.min(width, Math.round((p.read / p.total) * width)) : 0;
+      const bar = p.total ? `[${'#'.repeat(done)}${'.'.repeat(width - done)}] ` : '';
+      process.stderr.write(`\r${bar}${line}\x1b[K`);
+    } else if (p.elapsedMs - lastPlain >= 2000 || p.read === p.total) {
+      lastPlain = p.elapsedMs;
+      process.stderr.write(`${line}\n`);
+    }
+  };
+}
+
+async function importCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      layer: { type: 'string' }, domain: { type: 'string' }, crs: { type: 'string' }, encoding: { type: 'string' },
+      key: { type: 'string' }, mode: { type: 'string' }, 'valid-from': { type: 'string' }, 'on-error': { type: 'string' },
+      'dry-run': { type: 'boolean' }, title: { type: 'string' }, 'title-en': { type: 'string' }, access: { type: 'string' },
+      x: { type: 'string' }, y: { type: 'string' }, wkt: { type: 'string' }, 'rejected-csv': { type: 'string' },
+    },
+  });
+  const file = positionals[0];
+  if (!file) throw new UsageError('import needs a FILE');
+  if (!values.layer) throw new UsageError('import needs --layer ID');
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(values.layer)) throw new UsageError('--layer must be lower-case letters, digits and hyphens, e.g. enterprises-2026');
+  if (values.domain && !(DOMAINS as readonly string[]).includes(values.domain)) throw new UsageError(`--domain must be one of ${DOMAINS.join(', ')}`);
+  if (values.mode && !['upsert', 'snapshot'].includes(values.mode)) throw new UsageError('--mode must be upsert or snapshot');
+  if (values['on-error'] && !['skip', 'abort'].includes(values['on-error'])) throw new UsageError('--on-error must be skip or abort');
+  if (values.access && !(ACCESS_CLASSES as readonly string[]).includes(values.access)) throw new UsageError(`--access must be one of ${ACCESS_CLASSES.join(', ')}`);
+  let validFrom: Date | undefined;
+  if (values['valid-from']) {
+    validFrom = new Date(/^\d{4}-\d{2}-\d{2}$/.test(values['valid-from']) ? `${values['valid-from']}T00:00:00Z` : values['valid-from']);
+    if (Number.isNaN(validFrom.getTime())) throw new UsageError(`--valid-from "${values['valid-from']}" is not a date such as 2026-01-01`);
+  }
+  await withStore(async (store) => {
+    let report: ImportReport;
+    try {
+      report = await importLayerFile(store.db, {
+        file: path.resolve(file), layer: values.layer!, domain: values.domain as Domain | undefined, crs: values.crs,
+        encoding: values.encoding, key: values.key, mode: values.mode as 'upsert' | 'snapshot' | undefined, validFrom,
+        onError: values['on-error'] as 'skip' | 'abort' | undefined, dryRun: values['dry-run'], titleZh: values.title,
+        titleEn: values['title-en'], accessClass: values.access as AccessClass | undefined,
+        csv: { x: values.x, y: values.y, wkt: values.wkt },
+        onProgress: progressPrinter(path.basename(file)),
+      });
+    } catch (err) {
+      if (process.stderr.isTTY) process.stderr.write('\n');
+      if (err instanceof ImportError) throw new UsageError(err.message);
+      throw err;
+    }
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    const r = report;
+    console.log(`${r.dryRun ? 'DRY RUN (nothing written): ' : ''}${r.file} → layer ${r.layer}${r.layerCreated ? ' (new)' : ''}, domain ${r.domain}, ${r.format}, CRS ${r.crs.code} (from ${r.crs.from})${r.encoding ? `, encoding ${r.encoding.name} (${r.encoding.from})` : ''}`);
+    console.log(`read ${r.read}, inserted ${r.inserted}, updated ${r.updated}, unchanged ${r.unchanged}, retired ${r.retired}, rejected ${r.rejectedCount}, repaired ${r.repaired.length}${r.awaitingGeocoding ? `, awaiting geocoding ${r.awaitingGeocoding}` : ''}; ${(r.durationMs / 1000).toFixed(1)} s`);
+    for (const issue of [...r.rejected.slice(0, 20)]) console.log(`  rejected row ${issue.row}${issue.field ? ` [${issue.field}]` : ''}: ${issue.reason}`);
+    if (r.rejectedCount > 20) console.log(`  … ${r.rejectedCount - 20} more rejected rows${values['rejected-csv'] ? '' : ' (--rejected-csv FILE writes them all)'}`);
+    for (const issue of r.repaired.slice(0, 5)) console.log(`  repaired row ${issue.row}: ${issue.reason}`);
+    if (values['rejected-csv']) {
+      writeFileSync(values['rejected-csv'], rejectedRowsCsv(r));
+      console.log(`rejected rows written to ${values['rejected-csv']}`);
+    }
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === 'import') return importCommand(rest);
   if (command === 'keys') return keys(rest);
   if (command === 'demo') return demo(rest);
   if (!command || command === 'help' || command === '--help') {

@@ -76,6 +76,30 @@ export async function upsertLayer(db: Db, meta: LayerMeta): Promise<void> {
 }
 
 /**
+ * Creates the layer when it is new; for an existing layer adds attributes it did not list yet and
+ * keeps everything else (title, access class) as the catalog has it. Bumps no revision: the
+ * write that follows does, once.
+ */
+export async function ensureLayer(db: Db, meta: LayerMeta): Promise<{ created: boolean; layer: Layer }> {
+  const existing = await getLayer(db, meta.id);
+  if (!existing) {
+    await upsertLayer(db, meta);
+    return { created: true, layer: (await getLayer(db, meta.id))! };
+  }
+  const added = Object.fromEntries(Object.entries(meta.attributeSchema).filter(([k]) => !(k in existing.attributeSchema)));
+  if (Object.keys(added).length > 0) {
+    await sql`update layer set attribute_schema = attribute_schema || ${JSON.stringify(added)}::jsonb, updated_at = now()
+      where id = ${meta.id}`.execute(db);
+  }
+  return { created: false, layer: (await getLayer(db, meta.id))! };
+}
+
+/** Widens the layer's declared geometry type when a write brought in other kinds of geometry. */
+export async function setGeometryType(db: Db, layerId: string, geometryType: string): Promise<void> {
+  await sql`update layer set geometry_type = ${geometryType} where id = ${layerId}`.execute(db);
+}
+
+/**
  * Marks a change to the layer's features: caches keyed on the revision become stale, and the
  * stored extents are recomputed (one index-assisted aggregate per write batch, not per request).
  */

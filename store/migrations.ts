@@ -39,7 +39,9 @@ const migrations: Record<string, Migration> = {
           version_id bigint generated always as identity,
           layer_id text not null references layer(id),
           feature_id text not null,
-          geom geometry(Geometry, 4490) not null,
+          -- Null for records that are kept before they have a place (a business row awaiting geocoding).
+          -- Any geometry type, 2D or with Z (pipelines keep their depth), always CGCS2000.
+          geom geometry check (st_srid(geom) = 4490),
           attributes jsonb not null default '{}',
           valid_from timestamptz not null,
           valid_to timestamptz,

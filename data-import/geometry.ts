@@ -1,0 +1,108 @@
+import type { Geometry, Position } from 'geojson';
+
+export type Transform = (x: number, y: number, z?: number) => number[];
+
+/** Why a geometry cannot be stored, or undefined when it can. */
+export type GeometryProblem = string | undefined;
+
+function mapPositions(positions: Position[], t: Transform): Position[] {
+  const out = new Array<Position>(positions.length);
+  for (let i = 0; i < positions.length; i++) {
+    const p = positions[i]!;
+    out[i] = p.length > 2 ? t(p[0]!, p[1]!, p[2]!) : t(p[0]!, p[1]!);
+  }
+  return out;
+}
+
+/** The geometry with every position transformed; the structure is copied, not mutated. */
+export function transformGeometry(g: Geometry, t: Transform): Geometry {
+  switch (g.type) {
+    case 'Point': return { type: 'Point', coordinates: g.coordinates.length > 2 ? t(g.coordinates[0]!, g.coordinates[1]!, g.coordinates[2]!) : t(g.coordinates[0]!, g.coordinates[1]!) };
+    case 'MultiPoint': return { type: 'MultiPoint', coordinates: mapPositions(g.coordinates, t) };
+    case 'LineString': return { type: 'LineString', coordinates: mapPositions(g.coordinates, t) };
+    case 'MultiLineString': return { type: 'MultiLineString', coordinates: g.coordinates.map((l) => mapPositions(l, t)) };
+    case 'Polygon': return { type: 'Polygon', coordinates: g.coordinates.map((r) => mapPositions(r, t)) };
+    case 'MultiPolygon': return { type: 'MultiPolygon', coordinates: g.coordinates.map((p) => p.map((r) => mapPositions(r, t))) };
+    case 'GeometryCollection': return { type: 'GeometryCollection', geometries: g.geometries.map((c) => transformGeometry(c, t)) };
+  }
+}
+
+function positionProblem(p: Position, geographic: boolean): GeometryProblem {
+  if (!Array.isArray(p) || p.length < 2) return 'a position has fewer than two coordinates';
+  for (const c of p) if (typeof c !== 'number' || !Number.isFinite(c)) return `coordinate ${String(c)} is not a finite number`;
+  if (geographic && (p[0]! < -180 || p[0]! > 180 || p[1]! < -90 || p[1]! > 90)) {
+    return `coordinate (${p[0]}, ${p[1]}) is outside the valid longitude/latitude range`;
+  }
+  return undefined;
+}
+
+function positionsProblem(ps: Position[], geographic: boolean, min: number, what: string): GeometryProblem {
+  if (!Array.isArray(ps) || ps.length === 0) return `empty ${what}`;
+  if (ps.length < min) return `${what} has ${ps.length} position(s); at least ${min} are needed`;
+  for (const p of ps) {
+    const problem = positionProblem(p, geographic);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+/**
+ * Checks the structure and numbers of a geometry: empty parts, NaN or infinite coordinates, too
+ * few positions, and (for lon/lat) coordinates out of range. Self-intersections and other
+ * topology are left to PostGIS, which repairs them with ST_MakeValid.
+ */
+export function geometryProblem(g: Geometry, geographic: boolean): GeometryProblem {
+  switch (g.type) {
+    case 'Point': return Array.isArray(g.coordinates) && g.coordinates.length === 0 ? 'empty point' : positionProblem(g.coordinates, geographic);
+    case 'MultiPoint': return positionsProblem(g.coordinates, geographic, 1, 'multipoint');
+    case 'LineString': return positionsProblem(g.coordinates, geographic, 2, 'line');
+    case 'MultiLineString':
+      if (!g.coordinates?.length) return 'empty multiline';
+      for (const l of g.coordinates) { const p = positionsProblem(l, geographic, 2, 'line'); if (p) return p; }
+      return undefined;
+    case 'Polygon':
+      if (!g.coordinates?.length) return 'empty polygon';
+      for (const r of g.coordinates) { const p = positionsProblem(r, geographic, 4, 'polygon ring'); if (p) return p; }
+      return undefined;
+    case 'MultiPolygon':
+      if (!g.coordinates?.length) return 'empty multipolygon';
+      for (const poly of g.coordinates) {
+        if (!poly?.length) return 'empty polygon';
+        for (const r of poly) { const p = positionsProblem(r, geographic, 4, 'polygon ring'); if (p) return p; }
+      }
+      return undefined;
+    case 'GeometryCollection':
+      if (!g.geometries?.length) return 'empty geometry collection';
+      for (const c of g.geometries) { const p = geometryProblem(c, geographic); if (p) return p; }
+      return undefined;
+    default:
+      return `unknown geometry type ${String((g as { type?: unknown }).type)}`;
+  }
+}
+
+/** Closes polygon rings that the source left open (first position repeated at the end). */
+export function closeRings(g: Geometry): Geometry {
+  const close = (r: Position[]) => {
+    const a = r[0], b = r[r.length - 1];
+    return a && b && (a[0] !== b[0] || a[1] !== b[1]) ? [...r, a] : r;
+  };
+  if (g.type === 'Polygon') return { type: 'Polygon', coordinates: g.coordinates.map(close) };
+  if (g.type === 'MultiPolygon') return { type: 'MultiPolygon', coordinates: g.coordinates.map((p) => p.map(close)) };
+  return g;
+}
+
+/** One representative position per row, for CRS inference. */
+export function firstPosition(g: Geometry): Position | undefined {
+  switch (g.type) {
+    case 'Point': return g.coordinates;
+    case 'MultiPoint': case 'LineString': return g.coordinates[0];
+    case 'MultiLineString': case 'Polygon': return g.coordinates[0]?.[0];
+    case 'MultiPolygon': return g.coordinates[0]?.[0]?.[0];
+    case 'GeometryCollection': return g.geometries[0] ? firstPosition(g.geometries[0]) : undefined;
+  }
+}
+
+export function hasZ(g: Geometry): boolean {
+  const p = firstPosition(g);
+  return !!p && p.length > 2;
+}
