@@ -33,7 +33,7 @@ function rule(target: string, type: AttributeType, title: string, aliases: strin
 const PIPELINE: DomainProfile = {
   domain: 'pipeline',
   rules: [
-    rule('pipe_class', 'string', '管线类别', ['管线类型', '管类', '管线大类', 'GXLX', 'GXDL', 'TYPE']),
+    rule('pipe_class', 'string', '管线类别', ['管线类型', '管类', '管线大类', 'GXLX', 'GXDL']),
     rule('sub_type', 'string', '管线子类', ['管线小类', '子类', 'GXXL', 'XL']),
     rule('feature_code', 'string', '要素代码', ['要素编码', '特征代码', 'CODE']),
     rule('start_point', 'string', '起点点号', ['起点号', '起点编号', 'STARTID', 'FROM_ID', 'QDBH']),
@@ -45,7 +45,7 @@ const PIPELINE: DomainProfile = {
     rule('section_size', 'string', '断面尺寸', ['断面', '规格', 'DMGG']),
     rule('burial_method', 'string', '埋设方式', ['埋设类型', '敷设方式', 'MSLX'], { normalise: burialCode }),
     rule('owner', 'string', '权属单位', ['权属', '产权单位', '管理单位', 'OWNER']),
-    rule('buried_year', 'integer', '埋设年份', ['埋设日期', '埋设年代', '建设年代', '敷设日期', 'MSNF', 'INSTALLED', 'INSTALL_YR'], { normalise: toYear }),
+    rule('buried_year', 'integer', '埋设年份', ['埋设日期', '埋设年代', '建设年代', '敷设日期', 'MSNF', 'YEAR', 'INSTALLED', 'INSTALL_YR'], { normalise: toYear }),
     rule('status', 'integer', '使用状态', ['状态', '运行状态', 'SYZT'], { normalise: pipeStatus }),
     rule('voltage_kv', 'number', '电压', ['电压等级', '电压(kV)'], { unit: 'kV' }),
     rule('total_ducts', 'integer', '总孔数', ['孔数']),
@@ -147,7 +147,7 @@ export function mapFields(profile: DomainProfile, fields: ReadonlyArray<{ name: 
   const schema: Record<string, AttributeDef> = {};
   const taken = new Set<string>();
   for (const f of fields) {
-    const r = index.get(key(f.name));
+    const r = index.get(key(f.name)) ?? truncatedMatch(profile, f.name);
     if (r && !taken.has(r.target)) {
       taken.add(r.target);
       targets.set(f.name, r);
@@ -158,6 +158,18 @@ export function mapFields(profile: DomainProfile, fields: ReadonlyArray<{ name: 
     }
   }
   return { targets, schema };
+}
+
+/**
+ * DBF field names are at most 10 bytes: a UTF-8 Chinese name keeps only its first three
+ * characters (起点埋深 → 起点埋). Such a stub matches the one attribute whose Chinese aliases
+ * start with it, and nothing when several do.
+ */
+function truncatedMatch(profile: DomainProfile, name: string): FieldRule | undefined {
+  const stub = key(name);
+  if (!/[^\x00-\x7f]/.test(stub) || Buffer.byteLength(name, 'utf8') > 10 || [...stub].length < 2) return undefined;
+  const hits = new Set(profile.rules.filter((r) => r.aliases.some((a) => key(a).startsWith(stub))));
+  return hits.size === 1 ? [...hits][0] : undefined;
 }
 
 /** The domain whose profile claims most of the fields, for when the user names none. */

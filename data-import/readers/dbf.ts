@@ -69,7 +69,7 @@ const MAX_DETECTION_SCAN_BYTES = 32 * 1024 * 1024;
 const UTF8_EVIDENCE_SEQUENCES = 16;
 const CHUNK_BYTES = 1 << 20;
 const BATCH_RECORDS = 2048;
-/** Messages tell the user what to do; the CLI flag and the HTTP parameter share this name. */
+/** Messages tell the user what to do: the CLI takes --encoding (openShapefile takes options.encoding). */
 const ENCODING_HINT = 'pass --encoding GBK or --encoding UTF-8 (or whatever the data really uses)';
 
 /**
@@ -233,6 +233,11 @@ export class DbfReader {
     for (const field of this.header.fields) {
       let a = start + 1 + field.offset;
       let b = a + field.length;
+      // Visual FoxPro binary integers and doubles: read before any trimming.
+      if ((field.dbfType === 'I' && field.length === 4) || (field.dbfType === 'O' && field.length === 8)) {
+        values[field.name] = field.dbfType === 'I' ? buf.readInt32LE(a) : buf.readDoubleLE(a);
+        continue;
+      }
       // Trim ASCII padding at the byte level: 0x20 and 0x00 never occur inside a GBK or UTF-8
       // multi-byte character, while String.prototype.trim would also eat U+3000 (全角空格) data.
       while (b > a && (buf[b - 1] === 0x20 || buf[b - 1] === 0x00)) b--;
@@ -248,15 +253,23 @@ export class DbfReader {
             break;
           case 'D': ({ value, reason } = parseDate(buf, a, b)); break;
           case 'L': ({ value, reason } = parseLogical(buf[a])); break;
-          case 'I': value = field.length === 4 ? buf.readInt32LE(start + 1 + field.offset) : null; break;
-          case 'O': value = field.length === 8 ? buf.readDoubleLE(start + 1 + field.offset) : null; break;
-          default: value = this.decodeText(buf, a, b, recordNumber, field.name);
+          // Other types (memo block numbers, timestamps, ...) are passed on as text, decoded leniently:
+          // they are not character data, so a failure says nothing about the encoding.
+          default: value = this.decodeLenient(buf, a, b);
         }
       }
       values[field.name] = value;
       if (reason && !problem) problem = { field: field.name, reason };
     }
     return problem ? { recordNumber, deleted, values, problem } : { recordNumber, deleted, values };
+  }
+
+  private decodeLenient(buf: Buffer, a: number, b: number): string {
+    try {
+      return isAscii(buf, a, b) ? buf.toString('latin1', a, b) : this.codec.decode(buf.subarray(a, b));
+    } catch {
+      return buf.toString('latin1', a, b);
+    }
   }
 
   private decodeText(buf: Buffer, a: number, b: number, recordNumber: number, fieldName: string): string {

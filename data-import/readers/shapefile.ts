@@ -2,7 +2,8 @@
  * The Shapefile SourceReader: a .shp (siblings found case-insensitively) or a .zip holding one
  * Shapefile set, joined record by record with its .dbf.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readdir, readFile } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { SourceError, type SourceInfo, type SourceReader, type SourceRow } from '../source.ts';
 import { DbfReader } from './dbf.ts';
@@ -33,6 +34,11 @@ const SIDECARS = new Set(['.shp', '.shx', '.dbf', '.prj', '.cpg']);
 /** Opens a .shp or a .zip; every check that can be made before reading rows is made here. */
 export async function openShapefile(path: string, options: OpenShapefileOptions = {}): Promise<ShapefileReader> {
   const fileName = basename(path);
+  try {
+    await access(path, constants.R_OK);
+  } catch (err) {
+    throw new SourceError(`${fileName} cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file: fileName }, { cause: err });
+  }
   if (extname(path).toLowerCase() === '.zip') {
     const zip = await extractZip(path, {
       maxUncompressedBytes: options.maxUncompressedBytes,
@@ -115,7 +121,7 @@ async function openSet(
   const prjPath = siblings.get('.prj');
   const cpgPath = siblings.get('.cpg');
   const crsDeclared = prjPath ? (await readFile(prjPath, 'utf8')).replace(/^\uFEFF/, '').trim() || undefined : undefined;
-  const cpg = cpgPath ? (await readFile(cpgPath, 'latin1')).trim() : undefined;
+  const cpg = cpgPath ? (await readFile(cpgPath, 'utf8')).trim() : undefined;
 
   const shp = await ShpReader.open(shpPath, shpName);
   let dbf: DbfReader;
@@ -159,6 +165,7 @@ async function openSet(
     },
     rows(): AsyncIterable<SourceRow> {
       if (closed) throw new Error('rows() called after close(); open the Shapefile again');
+      deletedCount = 0;
       return joinRows(shp, dbf, fileName, shpName, dbfName, () => deletedCount++);
     },
     async close() {

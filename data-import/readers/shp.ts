@@ -24,6 +24,8 @@ const VERSION = 1000;
 const HEADER_BYTES = 100;
 const CHUNK_BYTES = 1 << 20;
 const BATCH_RECORDS = 2048;
+/** 16 million XYZ points; a corrupt length beyond this would otherwise be allocated before it is found out. */
+const MAX_RECORD_BYTES = 256 * 2 ** 20;
 
 export interface ShpHeader {
   /** Length in bytes as the header declares it. */
@@ -180,9 +182,21 @@ export class ShpReader {
         throw new SourceError(`${file} ends inside the header of record ${recordNumber}: the file is truncated`, { file, row: recordNumber });
       }
       const contentLength = buf.readInt32BE(start + 4) * 2;
-      if (contentLength < 4) {
+      if (contentLength >= 0 && contentLength < 4 && recordStart + 8 + contentLength <= end && (await ensure(8 + contentLength))) {
+        // Too short to hold a shape type, but the next record's place is still known.
+        start += 8 + contentLength;
+        batch.push({ recordNumber, geometry: null, problem: `record content is ${contentLength} bytes, too short for a shape type` });
+        continue;
+      }
+      if (contentLength < 0) {
         throw new SourceError(
           `${file}: record ${recordNumber} declares a content length of ${contentLength} bytes; the file cannot be read past it`,
+          { file, row: recordNumber },
+        );
+      }
+      if (contentLength > MAX_RECORD_BYTES) {
+        throw new SourceError(
+          `${file}: record ${recordNumber} declares ${contentLength} bytes (over ${MAX_RECORD_BYTES / 2 ** 20} MiB for one shape); the file is corrupt`,
           { file, row: recordNumber },
         );
       }

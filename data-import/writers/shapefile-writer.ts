@@ -323,6 +323,10 @@ export class ShapefileWriter {
     const layout = g ? this.layout(g) : undefined;
     const contentLength = layout ? layout.size : 4;
     const offsetWords = this.shp.length / 2;
+    // Offsets and lengths are signed 32-bit counts of 16-bit words.
+    if (this.shp.length + 8 + contentLength > 2 * 0x7fffffff) {
+      throw new Error(`a .shp cannot exceed 4 GiB; record ${this.recordCount + 1} does not fit, split the data into several Shapefiles`);
+    }
 
     const r1 = this.shp.room(8 + contentLength);
     if (r1) await r1;
@@ -598,7 +602,7 @@ export class ShapefileWriter {
     }
   }
 
-  /** Stops writing and removes what was written. */
+  /** Stops writing and removes what was written; safe after a failed close(). */
   async abort(): Promise<void> {
     this.closed = true;
     await Promise.all([this.shp.abandon(), this.shx.abandon(), this.spool.abandon()]);
@@ -770,11 +774,11 @@ export async function writeShapefile(
   const writer = await ShapefileWriter.create(basePath, options);
   try {
     for await (const f of features) await writer.write(f);
+    return await writer.close();
   } catch (err) {
     await writer.abort();
     throw err;
   }
-  return writer.close();
 }
 
 /**
