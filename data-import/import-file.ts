@@ -59,6 +59,8 @@ export interface ImportReport {
   unchanged: number;
   retired: number;
   rejectedCount: number;
+  /** The source's field names in file order (the rejected-rows CSV keeps it). */
+  columns: string[];
   /** The first 100,000 rejected rows with the reason (and their source values, for the CSV). */
   rejected: RowIssue[];
   repaired: RowIssue[];
@@ -269,7 +271,7 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
           file: fileName, layer: options.layer, layerCreated: created, domain, format: reader.info.format,
           crs: { code: crs.code, from: crsFrom }, encoding: reader.info.encoding, mode, validFrom: validFrom.toISOString(),
           dryRun: !!options.dryRun, read, inserted: outcome.inserted, updated: outcome.updated, unchanged: outcome.unchanged,
-          retired: outcome.retired, rejectedCount, rejected, repaired: outcome.repaired, awaitingGeocoding,
+          retired: outcome.retired, rejectedCount, columns: reader.info.fields.map((f) => f.name), rejected, repaired: outcome.repaired, awaitingGeocoding,
           durationMs: Math.round(performance.now() - started),
         };
         if (options.dryRun) throw new Rollback();
@@ -288,7 +290,7 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
 
 /** The rejected rows as CSV: row, field, reason, then the row's own values. */
 export function rejectedRowsCsv(report: ImportReport): string {
-  const columns = [...new Set(report.rejected.flatMap((r) => Object.keys(r.properties ?? {})))];
+  const columns = [...new Set([...report.columns, ...report.rejected.flatMap((r) => Object.keys(r.properties ?? {}))])];
   const cell = (v: unknown) => {
     const s = v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
     return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;

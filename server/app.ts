@@ -6,13 +6,16 @@ import { errorMiddleware } from './errors.ts';
 import { authMiddleware } from './auth.ts';
 import { registerOgcRoutes } from './routes/ogc.ts';
 import { registerCollectionRoutes } from './routes/collections.ts';
+import { registerImportRoutes } from './routes/imports.ts';
+import { ImportQueue } from '../data-import/import-queue.ts';
 
-export function createApp(services: Services): Koa<RequestState> {
+export function createApp(services: Services, queue = new ImportQueue(services.store.db, services.log)): Koa<RequestState> {
   const app = new Koa<RequestState>();
   if (services.config.publicUrl) app.proxy = true;
   const router = new Router<RequestState>();
   registerOgcRoutes(router, services);
   registerCollectionRoutes(router, services);
+  registerImportRoutes(router, services, queue);
 
   app.use(async (ctx, next) => {
     const started = performance.now();

@@ -20,6 +20,8 @@ const schema = z.object({
   /** Load the generated demo city when the store has no layers (the zero-setup default). */
   ONEMAP_LOAD_DEMO: boolean.default(true),
   ONEMAP_DEMO_SCALE: z.coerce.number({ message: 'must be a number' }).positive().max(100).default(1),
+  /** Largest accepted upload at POST /imports. */
+  ONEMAP_UPLOAD_LIMIT_MB: z.coerce.number({ message: 'must be a number' }).positive().max(1_000_000).default(512),
   ONEMAP_DEMO_SEED: z.coerce.number({ message: 'must be a number' }).int().default(20260101),
 });
 
@@ -34,6 +36,7 @@ export interface Config {
   loadDemo: boolean;
   demoScale: number;
   demoSeed: number;
+  uploadLimitBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -63,5 +66,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     loadDemo: e.ONEMAP_LOAD_DEMO,
     demoScale: e.ONEMAP_DEMO_SCALE,
     demoSeed: e.ONEMAP_DEMO_SEED,
+    uploadLimitBytes: Math.round(e.ONEMAP_UPLOAD_LIMIT_MB * 1024 * 1024),
   });
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { ConfigError, loadConfig } from './config.ts';
 import { openStore } from '../store/db.ts';
 import { listLayers } from '../store/layers.ts';
+import { failInterruptedJobs } from '../store/import-jobs.ts';
 import { createApp } from './app.ts';
 import { loadDemoCity } from '../fixtures/load-demo-city.ts';
 
@@ -36,6 +37,9 @@ async function main() {
     });
     log.info({ generateMs: Math.round(report.generateMs), loadMs: Math.round(report.loadMs) }, 'demo city loaded');
   }
+
+  const interrupted = await failInterruptedJobs(store.db);
+  if (interrupted > 0) log.warn({ jobs: interrupted }, 'imports interrupted by the last stop were marked failed; nothing of them was kept');
 
   const app = createApp({ config, store, log });
   const server = app.listen(config.port, config.host, () => {

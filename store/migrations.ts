@@ -86,6 +86,25 @@ const migrations: Record<string, Migration> = {
       await sql`create index audit_log_layer_at on audit_log (layer_id, at)`.execute(db);
     },
   },
+  '2026-12-02-004-import-jobs': {
+    async up(db: Kysely<any>) {
+      await sql`
+        create table import_job (
+          id uuid primary key,
+          status text not null check (status in ('queued','running','succeeded','failed')),
+          layer_id text not null,
+          file_name text not null,
+          options jsonb not null default '{}',
+          progress jsonb not null default '{}',
+          report jsonb,
+          error jsonb,
+          key_id integer references api_key(id),
+          created_at timestamptz not null default now(),
+          started_at timestamptz,
+          finished_at timestamptz
+        )`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -6,6 +6,22 @@ export interface Database {
   feature_version: FeatureVersionTable;
   api_key: ApiKeyTable;
   audit_log: AuditLogTable;
+  import_job: ImportJobTable;
+}
+
+export interface ImportJobTable {
+  id: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed';
+  layer_id: string;
+  file_name: string;
+  options: ColumnType<Record<string, unknown>, string, string>;
+  progress: ColumnType<Record<string, unknown>, string | undefined, string>;
+  report: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  error: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  key_id: number | null;
+  created_at: ColumnType<Date, never, never>;
+  started_at: ColumnType<Date | null, never, Date | string | null>;
+  finished_at: ColumnType<Date | null, never, Date | string | null>;
 }
 
 export interface LayerTable {

@@ -394,7 +394,7 @@ async function readHeader(fh: FileHandle, size: number, file: string): Promise<R
     const dbfType = String.fromCharCode(d[11]).toUpperCase();
     const length = d[16];
     const decimals = d[17];
-    fields.push({ nameBytes: Buffer.from(d.subarray(0, nameEnd)), dbfType, offset, length, decimals });
+    fields.push({ nameBytes: trimPartialUtf8(Buffer.from(d.subarray(0, nameEnd))), dbfType, offset, length, decimals });
     offset += length;
   }
   // FoxPro and Clipper store C widths above 255 with the high byte in the decimals slot.
@@ -439,6 +439,33 @@ function decodeFieldNames(raw: RawHeader, codec: TextCodec, encoding: DbfEncodin
     seen.set(key, n);
     return n === 1 ? name : `${name}_${n}`;
   });
+}
+
+/**
+ * Field names have 10 bytes, and writers such as GDAL cut UTF-8 names there, often inside a
+ * character (管线编号 keeps 管线编 and one byte of 号). A trailing incomplete UTF-8 sequence of
+ * a full-width name is dropped when what precedes it is valid UTF-8, so that the stub still reads,
+ * and still detects, as UTF-8; GBK text before such an ending is practically never valid UTF-8.
+ */
+function trimPartialUtf8(bytes: Buffer): Buffer {
+  // Only a name that fills its 10 bytes can have been cut.
+  if (bytes.length < 10) return bytes;
+  let i = bytes.length - 1;
+  let continuation = 0;
+  while (i >= 0 && (bytes[i]! & 0xc0) === 0x80 && continuation < 3) { i--; continuation++; }
+  if (i < 0) return bytes;
+  const lead = bytes[i]!;
+  const need = lead >= 0xf0 ? 3 : lead >= 0xe0 ? 2 : lead >= 0xc0 ? 1 : 0;
+  if (need > continuation && i > 0) {
+    const head = bytes.subarray(0, i);
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(head);
+      return Buffer.from(head);
+    } catch {
+      return bytes;
+    }
+  }
+  return bytes;
 }
 
 /** The text bytes (trimmed C values and field names) of the first records, for detection and verification. */

@@ -248,9 +248,10 @@ function signedArea2(ring: Position[]): number {
 }
 
 function closedRing(ring: Position[], clockwise: boolean): Position[] {
+  if (ring.length < 3) throw new Error(`a polygon ring needs at least 3 points, this one has ${ring.length}`);
   let r = ring;
   const a = r[0], b = r[r.length - 1];
-  if (r.length > 0 && (a[0] !== b[0] || a[1] !== b[1])) r = [...r, a];
+  if (a[0] !== b[0] || a[1] !== b[1]) r = [...r, a];
   const isCw = signedArea2(r) < 0;
   return isCw === clockwise ? r : r.slice().reverse();
 }

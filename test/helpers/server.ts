@@ -4,18 +4,22 @@ import pino from 'pino';
 import { createApp } from '../../server/app.ts';
 import { loadConfig } from '../../server/config.ts';
 import type { Store } from '../../store/db.ts';
+import { ImportQueue } from '../../data-import/import-queue.ts';
 
 export interface RunningServer { url: string; close(): Promise<void> }
 
 /** The real Koa app on an ephemeral port; tests talk to it over HTTP with fetch. */
-export async function startServer(store: Store): Promise<RunningServer> {
-  const config = loadConfig({ PORT: '0', ONEMAP_LOG_LEVEL: 'silent' });
-  const app = createApp({ config, store, log: pino({ level: 'silent' }) });
+export async function startServer(store: Store, env: Record<string, string> = {}): Promise<RunningServer & { queue: ImportQueue }> {
+  const config = loadConfig({ PORT: '0', ONEMAP_LOG_LEVEL: 'silent', ...env });
+  const log = pino({ level: 'silent' });
+  const queue = new ImportQueue(store.db, log);
+  const app = createApp({ config, store, log }, queue);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   return {
+    queue,
     url: `http://127.0.0.1:${port}`,
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
