@@ -12,3 +12,12 @@ export async function emptyStore(db: Kysely<Database>): Promise<void> {
   for (const { name } of rows) await sql`drop table ${sql.table(name)}`.execute(db);
   await sql`truncate import_job, audit_log, api_key, layer restart identity cascade`.execute(db);
 }
+
+/** Removes one layer, its partition and its audit entries (benchmarks clean up after themselves). */
+export async function dropLayer(db: Kysely<Database>, layerId: string): Promise<void> {
+  const row = await db.selectFrom('layer').select('key').where('id', '=', layerId).executeTakeFirst();
+  if (!row) return;
+  await sql`drop table if exists ${sql.table(`feature_version_${row.key}`)}`.execute(db);
+  await sql`delete from audit_log where layer_id = ${layerId}`.execute(db);
+  await sql`delete from layer where id = ${layerId}`.execute(db);
+}
