@@ -210,7 +210,7 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
           accessClass: options.accessClass ?? 'internal',
           source: options.source ?? `imported from ${fileName}`,
         });
-        const load = await StagedLoad.begin(trx, options.layer);
+        const load = await StagedLoad.begin(trx, options.layer, { newLayer: created, validFrom, rowOf: (id) => seen.get(id) ?? 0 });
 
         const handle = async (r: SourceRow) => {
           read++;
@@ -262,7 +262,7 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
         for (let next = await iterator.next(); !next.done; next = await iterator.next()) await handle(next.value);
         options.onProgress?.({ read, rejected: rejectedCount, total: reader.info.rowCount, elapsedMs: performance.now() - started });
 
-        const outcome = await load.finish({ mode, validFrom });
+        const outcome = await load.finish({ mode });
         for (const issue of outcome.rejected) reject(issue);
         const finalType = geometryTypeOf(types);
         if (types.size > 0 && finalType !== geometryTypeOf(sampleTypes)) await setGeometryType(trx, options.layer, finalType);

@@ -1,7 +1,8 @@
 import { sql, type Transaction } from 'kysely';
 import type { Geometry } from 'geojson';
 import type { Database } from './schema.ts';
-import { bumpRevision } from './layers.ts';
+import { bumpRevision, partitionName } from './layers.ts';
+import { toEwkbHex } from './ewkb.ts';
 
 export interface StagedRow {
   row: number;
@@ -9,6 +10,8 @@ export interface StagedRow {
   /** EPSG:4490; null for records awaiting a place (geocoding). */
   geometry: Geometry | null;
   attributes: Record<string, unknown>;
+  /** This row's own start of validity, when the delivery carries one (e.g. a buried date). */
+  validFrom?: Date | null;
 }
 
 export interface LoadRejection { row: number; field?: string; reason: string }
@@ -24,7 +27,16 @@ export interface LoadOutcome {
   rejected: LoadRejection[];
 }
 
-const BATCH = 1000;
+const BATCH = 5000;
+
+interface BeginOptions {
+  /** The layer was created by this load and has no partition yet. */
+  newLayer: boolean;
+  /** The validity start of rows that carry none of their own. */
+  validFrom: Date;
+  /** The source row of a feature id, for messages about rows written without their number. */
+  rowOf: (featureId: string) => number;
+}
 
 /**
  * A delivery's rows staged in a temporary table inside the caller's transaction, then versioned
@@ -35,59 +47,117 @@ const BATCH = 1000;
 export class StagedLoad {
   #trx: Transaction<Database>;
   #layerId: string;
+  /** Where rows go: the temporary stage, or (new layer) the layer's future partition itself. */
+  #target: string;
+  #newLayer: boolean;
   #pending: StagedRow[] = [];
+  #inflight: Promise<void> = Promise.resolve();
+  #defaultFrom: string;
+  #rowOfFeature: (featureId: string) => number;
   staged = 0;
 
-  private constructor(trx: Transaction<Database>, layerId: string) {
+  private constructor(trx: Transaction<Database>, layerId: string, target: string, options: BeginOptions) {
     this.#trx = trx;
     this.#layerId = layerId;
+    this.#target = target;
+    this.#newLayer = options.newLayer;
+    this.#defaultFrom = options.validFrom.toISOString();
+    this.#rowOfFeature = options.rowOf;
   }
 
-  static async begin(trx: Transaction<Database>, layerId: string): Promise<StagedLoad> {
+  /**
+   * `newLayer`: the layer was just created without a partition. Every row is then new, so rows
+   * are written straight into the partition's table, which is attached at the end: PostgreSQL
+   * builds its indexes once over the whole table instead of maintaining them row by row.
+   */
+  static async begin(trx: Transaction<Database>, layerId: string, options: BeginOptions): Promise<StagedLoad> {
+    if (options.newLayer) {
+      const table = await partitionName(trx, layerId);
+      await sql`create table ${sql.table(table)} (like feature_version including defaults including generated including constraints)`.execute(trx);
+      return new StagedLoad(trx, layerId, table, options);
+    }
     await sql`create temporary table import_stage (
       row_no integer not null,
-      feature_id text not null primary key,
+      feature_id text not null,
       geom geometry,
-      attributes jsonb not null
+      attributes jsonb not null,
+      valid_from timestamptz
     ) on commit drop`.execute(trx);
-    return new StagedLoad(trx, layerId);
+    return new StagedLoad(trx, layerId, 'import_stage', options);
   }
 
   async add(row: StagedRow): Promise<void> {
     this.#pending.push(row);
-    if (this.#pending.length >= BATCH) await this.flush();
+    if (this.#pending.length >= BATCH) {
+      const batch = this.#pending;
+      this.#pending = [];
+      // One batch in flight: the caller reads and converts the next while PostgreSQL writes this one.
+      await this.#inflight;
+      this.#inflight = this.#write(batch);
+    }
   }
 
   async flush(): Promise<void> {
-    if (this.#pending.length === 0) return;
-    const values = this.#pending.map((r) => sql`(${r.row}, ${r.featureId},
-      st_setsrid(st_geomfromgeojson(${r.geometry ? JSON.stringify(r.geometry) : null}), 4490), ${JSON.stringify(r.attributes)}::jsonb)`);
-    await sql`insert into import_stage (row_no, feature_id, geom, attributes) values ${sql.join(values)}`.execute(this.#trx);
-    this.staged += this.#pending.length;
+    await this.#inflight;
+    const batch = this.#pending;
     this.#pending = [];
+    if (batch.length > 0) await this.#write(batch);
   }
 
-  async finish(options: { mode: 'upsert' | 'snapshot'; validFrom: Date }): Promise<LoadOutcome> {
+  /**
+   * One JSON document per batch, taken apart by jsonb_array_elements: measured twice as fast as
+   * per-column arrays (whose escaping costs the pg driver dearly), and attributes arrive as jsonb
+   * without a second parse. Geometry travels as hex EWKB, which PostGIS reads far faster than GeoJSON.
+   */
+  async #write(batch: StagedRow[]): Promise<void> {
+    const doc = JSON.stringify(batch.map((r) => [r.row, r.featureId, r.geometry ? toEwkbHex(r.geometry) : null, r.attributes, r.validFrom?.toISOString() ?? null]));
+    if (this.#newLayer) {
+      await sql`insert into ${sql.table(this.#target)} (version_id, layer_id, feature_id, geom, attributes, valid_from)
+        select nextval(pg_get_serial_sequence('feature_version', 'version_id')), ${this.#layerId}, e->>1, (e->>2)::geometry, e->3,
+               coalesce((e->>4)::timestamptz, ${this.#defaultFrom}::timestamptz)
+        from jsonb_array_elements(${doc}::jsonb) e`.execute(this.#trx);
+    } else {
+      await sql`insert into import_stage (row_no, feature_id, geom, attributes, valid_from)
+        select (e->>0)::int, e->>1, (e->>2)::geometry, e->3, (e->>4)::timestamptz
+        from jsonb_array_elements(${doc}::jsonb) e`.execute(this.#trx);
+    }
+    this.staged += batch.length;
+  }
+
+  async finish(options: { mode: 'upsert' | 'snapshot' }): Promise<LoadOutcome> {
     await this.flush();
     const trx = this.#trx;
     const layer = this.#layerId;
-    const validFrom = options.validFrom.toISOString();
+    const validFrom = this.#defaultFrom;
+    const target = sql.table(this.#target);
+    // Rows of a new layer went to its table without row numbers; they are found by feature id.
+    const rowNo = this.#newLayer ? sql`0` : sql`row_no`;
 
     // Invalid geometries are repaired keeping their dimension (a self-intersecting polygon stays
     // areal); what cannot be repaired is refused by row.
-    const { rows: invalid } = await sql<{ row_no: number; reason: string }>`
-      select row_no, st_isvalidreason(geom) as reason from import_stage where geom is not null and not st_isvalid(geom)`.execute(trx);
-    const repaired: LoadRejection[] = invalid.map((r) => ({ row: r.row_no, field: 'geometry', reason: `repaired with ST_MakeValid: ${r.reason}` }));
+    const { rows: invalid } = await sql<{ row_no: number; feature_id: string; reason: string }>`
+      select ${rowNo} as row_no, feature_id, st_isvalidreason(geom) as reason from ${target} where geom is not null and not st_isvalid(geom)`.execute(trx);
+    const repaired: LoadRejection[] = invalid.map((r) => ({ row: this.#rowOf(r), field: 'geometry', reason: `repaired with ST_MakeValid: ${r.reason}` }));
     if (invalid.length > 0) {
-      await sql`update import_stage set geom = st_collectionextract(st_makevalid(geom), st_dimension(geom) + 1)
+      await sql`update ${target} set geom = st_collectionextract(st_makevalid(geom), st_dimension(geom) + 1)
         where geom is not null and not st_isvalid(geom)`.execute(trx);
     }
-    const { rows: emptied } = await sql<{ row_no: number }>`
-      delete from import_stage where geom is not null and st_isempty(geom) returning row_no`.execute(trx);
-    const rejected: LoadRejection[] = emptied.map((r) => ({ row: r.row_no, field: 'geometry', reason: 'invalid geometry that could not be repaired (nothing of its dimension remains)' }));
+    const { rows: emptied } = await sql<{ row_no: number; feature_id: string }>`
+      delete from ${target} where geom is not null and st_isempty(geom) returning ${rowNo} as row_no, feature_id`.execute(trx);
+    const rejected: LoadRejection[] = emptied.map((r) => ({ row: this.#rowOf(r), field: 'geometry', reason: 'invalid geometry that could not be repaired (nothing of its dimension remains)' }));
 
+    if (this.#newLayer) {
+      const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${target}`.execute(trx);
+      // Attaching builds every index of feature_version on the full table at once.
+      await sql`alter table feature_version attach partition ${target} for values in (${sql.lit(layer)})`.execute(trx);
+      await bumpRevision(trx, layer);
+      return { inserted: rows[0]?.n ?? 0, updated: 0, unchanged: 0, retired: 0, repaired, rejected };
+    }
+
+    await sql`create index on import_stage (feature_id)`.execute(trx);
+    await sql`analyze import_stage`.execute(trx);
     await sql`create temporary table import_diff on commit drop as
-      select s.feature_id, s.row_no, c.version_id, c.valid_from,
+      select s.feature_id, s.row_no, c.version_id, c.valid_from, coalesce(s.valid_from, ${validFrom}::timestamptz) as starts,
         case when c.version_id is null then 'new'
              when c.attributes = s.attributes and st_asewkb(c.geom) is not distinct from st_asewkb(s.geom) then 'unchanged'
              else 'changed' end as kind
@@ -96,18 +166,18 @@ export class StagedLoad {
 
     // A change must start after the version it replaces; otherwise history would be rewritten.
     const { rows: late } = await sql<{ row_no: number; valid_from: Date }>`
-      delete from import_diff where kind = 'changed' and valid_from >= ${validFrom}::timestamptz returning row_no, valid_from`.execute(trx);
-    for (const r of late) {
-      rejected.push({ row: r.row_no, reason: `the feature's current version starts ${r.valid_from.toISOString()}, not before --valid-from ${validFrom}` });
+      delete from import_diff where kind = 'changed' and valid_from >= starts returning row_no, valid_from, starts`.execute(trx);
+    for (const r of late as Array<{ row_no: number; valid_from: Date; starts: Date }>) {
+      rejected.push({ row: r.row_no, reason: `the feature's current version starts ${r.valid_from.toISOString()}, not before the change's ${r.starts.toISOString()} (--valid-from)` });
     }
 
     const { rows: counts } = await sql<{ kind: string; n: number }>`select kind, count(*)::int as n from import_diff group by kind`.execute(trx);
     const count = (k: string) => counts.find((c) => c.kind === k)?.n ?? 0;
 
-    await sql`update feature_version f set valid_to = ${validFrom}::timestamptz
+    await sql`update feature_version f set valid_to = d.starts
       from import_diff d where d.kind = 'changed' and f.layer_id = ${layer} and f.version_id = d.version_id`.execute(trx);
     await sql`insert into feature_version (layer_id, feature_id, geom, attributes, valid_from)
-      select ${layer}, s.feature_id, s.geom, s.attributes, ${validFrom}::timestamptz
+      select ${layer}, s.feature_id, s.geom, s.attributes, d.starts
       from import_stage s join import_diff d on d.feature_id = s.feature_id
       where d.kind in ('new', 'changed')`.execute(trx);
 
@@ -120,5 +190,9 @@ export class StagedLoad {
     }
     await bumpRevision(trx, layer);
     return { inserted: count('new'), updated: count('changed'), unchanged: count('unchanged'), retired, repaired, rejected };
+  }
+
+  #rowOf(r: { row_no: number; feature_id: string }): number {
+    return this.#newLayer ? this.#rowOfFeature(r.feature_id) : r.row_no;
   }
 }

@@ -45,8 +45,12 @@ export async function getLayer(db: Db, id: string): Promise<Layer | undefined> {
   return row ? toLayer(row) : undefined;
 }
 
-/** Creates the layer or updates its description; either way its revision moves on. */
-export async function upsertLayer(db: Db, meta: LayerMeta): Promise<void> {
+/**
+ * Creates the layer or updates its description; either way its revision moves on. The layer's
+ * partition of feature_version is created with it unless the caller will bring its own
+ * (a bulk load builds the table first and attaches it with its indexes, see store/bulk-load.ts).
+ */
+export async function upsertLayer(db: Db, meta: LayerMeta, options: { partition?: boolean } = {}): Promise<void> {
   const values = {
     id: meta.id,
     title_zh: meta.titleZh,
@@ -68,6 +72,7 @@ export async function upsertLayer(db: Db, meta: LayerMeta): Promise<void> {
       } as never),
     )
     .execute();
+  if (options.partition === false) return;
   const { key } = await db.selectFrom('layer').select('key').where('id', '=', meta.id).executeTakeFirstOrThrow();
   // DDL takes no bound parameters; the id is a literal that the layer table's check constraint
   // has just accepted as a slug, and the table name is built from an integer.
@@ -75,15 +80,22 @@ export async function upsertLayer(db: Db, meta: LayerMeta): Promise<void> {
     partition of feature_version for values in (${sql.lit(meta.id)})`.execute(db);
 }
 
+/** The name of the layer's partition of feature_version. */
+export async function partitionName(db: Db, layerId: string): Promise<string> {
+  const { key } = await db.selectFrom('layer').select('key').where('id', '=', layerId).executeTakeFirstOrThrow();
+  return `feature_version_${key}`;
+}
+
 /**
- * Creates the layer when it is new; for an existing layer adds attributes it did not list yet and
+ * Creates the layer when it is new (without its partition: the caller's bulk load attaches one);
+ * for an existing layer adds attributes it did not list yet and
  * keeps everything else (title, access class) as the catalog has it. Bumps no revision: the
  * write that follows does, once.
  */
 export async function ensureLayer(db: Db, meta: LayerMeta): Promise<{ created: boolean; layer: Layer }> {
   const existing = await getLayer(db, meta.id);
   if (!existing) {
-    await upsertLayer(db, meta);
+    await upsertLayer(db, meta, { partition: false });
     return { created: true, layer: (await getLayer(db, meta.id))! };
   }
   const added = Object.fromEntries(Object.entries(meta.attributeSchema).filter(([k]) => !(k in existing.attributeSchema)));

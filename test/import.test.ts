@@ -81,7 +81,7 @@ function importSuite(driver: DriverName) {
       const late = await importLayerFile(store.db, { file: file('parks-late.geojson', fc([{ ...v1[0], properties: { ...v1[0]!.properties, 名称: 'x' } }])), layer: 'parks', key: '编号', validFrom: new Date('2023-01-01T00:00:00Z') });
       assert.equal(late.updated, 0);
       assert.equal(late.rejectedCount, 1);
-      assert.match(late.rejected[0]!.reason, /not before --valid-from/);
+      assert.match(late.rejected[0]!.reason, /current version starts 2024-01-01.*not before the change's 2023-01-01/);
     });
 
     it('repairs self-intersecting polygons and notes it; rejects empty, NaN and out-of-range geometries by row', async () => {
