@@ -20,6 +20,7 @@ import { NOW, queryFeatures } from '../store/features.ts';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { loadDemoCity } from '../fixtures/load-demo-city.ts';
+import { ensureDatabase } from './database.ts';
 import { fmt, interleave } from './stats.ts';
 
 const { values } = parseArgs({
@@ -34,15 +35,6 @@ const rounds = Number(values.rounds);
 const url = values.db!;
 const PAGE = 1000;
 
-async function ensureDatabase(connectionString: string) {
-  const target = new URL(connectionString);
-  const dbName = target.pathname.slice(1);
-  const admin = new pg.Client({ connectionString: Object.assign(new URL(connectionString), { pathname: '/postgres' }).toString() });
-  await admin.connect();
-  const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [dbName]);
-  if (!rowCount) await admin.query(`create database "${dbName.replace(/"/g, '""')}"`);
-  await admin.end();
-}
 
 async function main() {
   await ensureDatabase(url);

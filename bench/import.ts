@@ -17,6 +17,7 @@ import { dropLayer } from '../store/maintenance.ts';
 import { importLayerFile } from '../data-import/import-file.ts';
 import { generateDemoCity } from '../fixtures/demo-city/index.ts';
 import { writePipelineSurveyZip } from '../fixtures/survey/pipeline-shapefile.ts';
+import { ensureDatabase } from './database.ts';
 import { summarize, fmt } from './stats.ts';
 
 const run = promisify(execFile);
@@ -32,18 +33,9 @@ const scale = Number(values.scale);
 const rounds = Number(values.rounds);
 const url = values.db!;
 
-async function ensureDatabase() {
-  const target = new URL(url);
-  const admin = new pg.Client({ connectionString: Object.assign(new URL(url), { pathname: '/postgres' }).toString() });
-  await admin.connect();
-  const name = target.pathname.slice(1);
-  const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [name]);
-  if (!rowCount) await admin.query(`create database "${name.replace(/"/g, '""')}"`);
-  await admin.end();
-}
 
 async function main() {
-  await ensureDatabase();
+  await ensureDatabase(url);
   const dir = path.resolve('data', 'bench');
   mkdirSync(dir, { recursive: true });
   const zip = path.join(dir, `${values.layer}-x${scale}-gk120-gbk.zip`);

@@ -1,4 +1,5 @@
 import type { Geometry, Position } from 'geojson';
+import { firstPosition } from '../store/ewkb.ts';
 
 export type Transform = (x: number, y: number, z?: number) => number[];
 
@@ -92,15 +93,7 @@ export function closeRings(g: Geometry): Geometry {
 }
 
 /** One representative position per row, for CRS inference. */
-export function firstPosition(g: Geometry): Position | undefined {
-  switch (g.type) {
-    case 'Point': return g.coordinates;
-    case 'MultiPoint': case 'LineString': return g.coordinates[0];
-    case 'MultiLineString': case 'Polygon': return g.coordinates[0]?.[0];
-    case 'MultiPolygon': return g.coordinates[0]?.[0]?.[0];
-    case 'GeometryCollection': return g.geometries[0] ? firstPosition(g.geometries[0]) : undefined;
-  }
-}
+export { firstPosition };
 
 export function hasZ(g: Geometry): boolean {
   const p = firstPosition(g);

@@ -11,7 +11,8 @@ const WKB_TYPE: Record<Geometry['type'], number> = {
 const Z_FLAG = 0x80000000;
 const SRID_FLAG = 0x20000000;
 
-function firstPosition(g: Geometry): Position | undefined {
+/** The first position of a geometry (its dimension decides 2D or Z). */
+export function firstPosition(g: Geometry): Position | undefined {
   switch (g.type) {
     case 'Point': return g.coordinates;
     case 'MultiPoint': case 'LineString': return g.coordinates[0];
