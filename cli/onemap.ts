@@ -16,7 +16,7 @@ const USAGE = `onemap — OneMap 一张图 command line
   onemap keys list
   onemap demo load [--scale N] [--seed S]   load the demo city into an empty store
   onemap import FILE --layer ID [--domain D] [--crs EPSG:n] [--encoding E] [--key FIELD]
-         [--mode upsert|snapshot] [--valid-from DATE] [--on-error skip|abort] [--dry-run]
+         [--mode upsert|snapshot] [--valid-from DATE] [--valid-from-field FIELD] [--on-error skip|abort] [--dry-run]
          [--title 中文名] [--title-en NAME] [--access public|internal|restricted]
          [--x COL --y COL | --wkt COL] [--rejected-csv FILE]
       FILE: .shp or .zip (Shapefile), .geojson/.json, .geojsons/.ndjson, .csv
@@ -118,7 +118,7 @@ async function importCommand(args: string[]): Promise<void> {
     allowPositionals: true,
     options: {
       layer: { type: 'string' }, domain: { type: 'string' }, crs: { type: 'string' }, encoding: { type: 'string' },
-      key: { type: 'string' }, mode: { type: 'string' }, 'valid-from': { type: 'string' }, 'on-error': { type: 'string' },
+      key: { type: 'string' }, mode: { type: 'string' }, 'valid-from': { type: 'string' }, 'valid-from-field': { type: 'string' }, 'on-error': { type: 'string' },
       'dry-run': { type: 'boolean' }, title: { type: 'string' }, 'title-en': { type: 'string' }, access: { type: 'string' },
       x: { type: 'string' }, y: { type: 'string' }, wkt: { type: 'string' }, 'rejected-csv': { type: 'string' },
     },
@@ -142,6 +142,7 @@ async function importCommand(args: string[]): Promise<void> {
       report = await importLayerFile(store.db, {
         file: path.resolve(file), layer: values.layer!, domain: values.domain as Domain | undefined, crs: values.crs,
         encoding: values.encoding, key: values.key, mode: values.mode as 'upsert' | 'snapshot' | undefined, validFrom,
+        validFromField: values['valid-from-field'],
         onError: values['on-error'] as 'skip' | 'abort' | undefined, dryRun: values['dry-run'], titleZh: values.title,
         titleEn: values['title-en'], accessClass: values.access as AccessClass | undefined,
         csv: { x: values.x, y: values.y, wkt: values.wkt },

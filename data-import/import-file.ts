@@ -31,6 +31,11 @@ export interface ImportOptions {
   key?: string;
   mode?: 'upsert' | 'snapshot';
   validFrom?: Date;
+  /**
+   * A field holding each row's own start of validity (a buried or built date, or a year); rows
+   * where it is empty start at validFrom. The field is read, not stored as an attribute.
+   */
+  validFromField?: string;
   dryRun?: boolean;
   /** skip: load the good rows and report the bad ones; abort: any bad row loads nothing. */
   onError?: 'skip' | 'abort';
@@ -140,6 +145,20 @@ function geometryTypeOf(types: Set<string>): GeometryType {
 
 class Rollback extends Error {}
 
+/** 2008, "2008", "2008-05-01", "2008/5/1", "20080501", an ISO instant → that instant (a year is 1 January, UTC). */
+function parseRowDate(raw: unknown): Date | null {
+  const s = String(raw).trim();
+  let m = /^(\d{4})(?:\.0+)?$/.exec(s);
+  if (m) return new Date(Date.UTC(Number(m[1]), 0, 1));
+  m = /^(\d{4})[-/.年](\d{1,2})(?:[-/.月](\d{1,2})日?)?$/.exec(s) ?? /^(\d{4})(\d{2})(\d{2})$/.exec(s);
+  if (m) {
+    const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3] ?? 1)));
+    return d.getUTCMonth() === Number(m[2]) - 1 ? d : null;
+  }
+  const d = new Date(s);
+  return /^\d{4}-\d{2}-\d{2}T/.test(s) && !Number.isNaN(d.getTime()) ? d : null;
+}
+
 /**
  * Reads a delivery, normalises it (CRS → EPSG:4490, domain profile, geometry checks) and writes it
  * as versions of the layer in one transaction: either the whole load is committed, or (on a
@@ -180,6 +199,10 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
     if (keyField && !reader.info.fields.some((f) => f.name === keyField) && !(keyField === 'id' && reader.info.format.startsWith('geojson'))) {
       throw new ImportError(`${fileName}: --key ${keyField} is not a field of the file; fields are ${reader.info.fields.map((f) => f.name).join(', ')}`, { file: fileName, field: keyField, parameter: 'key' });
     }
+    const validFromField = options.validFromField;
+    if (validFromField && !reader.info.fields.some((f) => f.name === validFromField)) {
+      throw new ImportError(`${fileName}: --valid-from-field ${validFromField} is not a field of the file`, { file: fileName, field: validFromField, parameter: 'validFromField' });
+    }
     const addressField = reader.info.fields.find((f) => ADDRESS_NAMES.includes(f.name.trim().toLowerCase()))?.name;
 
     const rejected: RowIssue[] = [];
@@ -218,7 +241,16 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
           read++;
           if (r.problem) return reject({ row: r.row, field: r.problem.field, reason: r.problem.reason, properties: r.properties });
           const attributes: Record<string, unknown> = {};
+          let rowFrom: Date | null = null;
+          if (validFromField) {
+            const raw = r.properties[validFromField];
+            if (raw !== null && raw !== undefined && String(raw).trim() !== '') {
+              rowFrom = parseRowDate(raw);
+              if (!rowFrom) return reject({ row: r.row, field: validFromField, reason: `"${String(raw)}" is not a date or a year`, properties: r.properties });
+            }
+          }
           for (const name in r.properties) {
+            if (name === validFromField) continue;
             const value = r.properties[name];
             const target = mapping.targets.get(name);
             if (target) {
@@ -258,7 +290,7 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
           }
           seen.set(featureId, r.row);
           if (read % 5000 === 0) options.onProgress?.({ read, rejected: rejectedCount, total: reader.info.rowCount, elapsedMs: performance.now() - started });
-          return load.add({ row: r.row, featureId, geometry, attributes });
+          return load.add({ row: r.row, featureId, geometry, attributes, validFrom: rowFrom });
         };
 
         for (const r of sample) {

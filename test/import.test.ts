@@ -166,6 +166,20 @@ function importSuite(driver: DriverName) {
       assert.deepEqual(r.rejected.map((x) => [x.row, x.field]), [[54_321, 'lon']]);
     });
 
+    it('--valid-from-field gives each row its own start (a built year or a date)', async () => {
+      const features = [['B1', 1998], ['B2', '2008-05-01'], ['B3', ''], ['B4', 'soon']].map(([id, built]) => ({
+        type: 'Feature', properties: { 编号: id, 建成年份: built, 层数: 6 }, geometry: square(118.5, 24.9, 0.001),
+      }));
+      const r = await importLayerFile(store.db, { file: file('built.geojson', fc(features)), layer: 'built', domain: 'building', key: '编号', validFromField: '建成年份', validFrom: new Date('2020-01-01T00:00:00Z') });
+      assert.equal(r.inserted, 3);
+      assert.deepEqual(r.rejected.map((x) => [x.row, x.field]), [[4, '建成年份']]);
+      const starts = Object.fromEntries(await Promise.all(['B1', 'B2', 'B3'].map(async (id) => [id, (await featureHistory(store.db, 'built', id))[0]!.validFrom.toISOString()])));
+      assert.deepEqual(starts, { B1: '1998-01-01T00:00:00.000Z', B2: '2008-05-01T00:00:00.000Z', B3: '2020-01-01T00:00:00.000Z' });
+      const in2000 = await queryFeatures(store.db, 'built', { time: { kind: 'instant', at: new Date('2000-01-01T00:00:00Z') }, limit: 10, offset: 0 });
+      assert.deepEqual(in2000.featureIds, ['B1']);
+      assert.ok(!('建成年份' in JSON.parse((await getFeatureJson(store.db, 'built', 'B1'))!).properties), 'the date field is read, not stored');
+    });
+
     it('a dry run reports and writes nothing', async () => {
       const r = await importLayerFile(store.db, { file: file('dry.geojson', fc([{ type: 'Feature', properties: {}, geometry: square(118.5, 24.9, 0.01) }])), layer: 'dry-run-layer', domain: 'green', dryRun: true });
       assert.equal(r.inserted, 1);

@@ -31,6 +31,7 @@ const importForm = z.object({
   key: z.string().min(1).optional(),
   mode: z.enum(['upsert', 'snapshot']).optional(),
   validFrom: dateField.optional(),
+  validFromField: z.string().min(1).optional(),
   onError: z.enum(['skip', 'abort']).optional(),
   dryRun: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
   title: z.string().min(1).max(200).optional(),
@@ -130,7 +131,7 @@ export function registerImportRoutes(router: Router<RequestState>, services: Ser
       }
       const id = await queue.submit({
         file: upload.file, displayName: upload.originalName, layer: form.layer, domain: form.domain, crs: form.crs,
-        encoding: form.encoding, key: form.key, mode: form.mode, validFrom: form.validFrom, onError: form.onError,
+        encoding: form.encoding, key: form.key, mode: form.mode, validFrom: form.validFrom, validFromField: form.validFromField, onError: form.onError,
         dryRun: form.dryRun, titleZh: form.title, titleEn: form.titleEn, accessClass: form.access,
         csv: { x: form.x, y: form.y, wkt: form.wkt }, keyId: ctx.state.principal.keyId,
       }, { deleteFileAfter: true });
