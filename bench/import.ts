@@ -16,7 +16,7 @@ import { openStore } from '../store/db.ts';
 import { dropLayer } from '../store/maintenance.ts';
 import { importLayerFile } from '../data-import/import-file.ts';
 import { generateDemoCity } from '../fixtures/demo-city/index.ts';
-import { writePipelineSurveyZip } from '../fixtures/survey/pipeline-shapefile.ts';
+import { writeSurveyShapefileZip, PIPE_LINE_COLUMNS } from '../fixtures/survey/survey-shapefile.ts';
 import { ensureDatabase } from './database.ts';
 import { summarize, fmt } from './stats.ts';
 
@@ -44,7 +44,7 @@ async function main() {
     const city = generateDemoCity({ scale });
     const layer = city.layers.find((l) => l.meta.id === values.layer);
     if (!layer) throw new Error(`no demo layer ${values.layer}`);
-    await writePipelineSurveyZip(zip, layer.versions);
+    await writeSurveyShapefileZip(zip, layer.versions, PIPE_LINE_COLUMNS);
   }
   const store = await openStore({ databaseUrl: url, dataDir: '', statementTimeoutMs: 600_000 });
   const u = new URL(url);
