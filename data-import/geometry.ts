@@ -94,8 +94,3 @@ export function closeRings(g: Geometry): Geometry {
 
 /** One representative position per row, for CRS inference. */
 export { firstPosition };
-
-export function hasZ(g: Geometry): boolean {
-  const p = firstPosition(g);
-  return !!p && p.length > 2;
-}

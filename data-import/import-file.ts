@@ -13,7 +13,7 @@ import { openShapefile } from './readers/shapefile.ts';
 import { crsFromDeclared, crsFromPrj, inferCrs, resolveCrs, toCgcs2000, type CrsInfo } from './crs/index.ts';
 import { PROFILES, guessDomain, mapFields } from './profiles/profiles.ts';
 import { InvalidValue } from './profiles/values.ts';
-import { closeRings, firstPosition, geometryProblem, hasZ, transformGeometry } from './geometry.ts';
+import { closeRings, firstPosition, geometryProblem, transformGeometry } from './geometry.ts';
 
 export interface ImportOptions {
   file: string;

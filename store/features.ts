@@ -76,7 +76,6 @@ export interface FeatureQuery {
   limit: number;
   offset: number;
   properties?: string[];
-  featureIds?: string[];
 }
 
 export interface FeaturePage {

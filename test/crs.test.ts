@@ -11,7 +11,7 @@ import {
 
 // The same database rule as test/helpers/stores.ts; kept local so that this suite depends on
 // PostGIS only, not on the store modules.
-const POSTGIS_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/onemap_test';
+import { POSTGIS_URL } from './helpers/stores.ts';
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'prj');
 
 const QUANZHOU: [number, number] = [118.59, 24.91];

@@ -101,7 +101,7 @@ export async function openCsv(file: string, options: CsvOptions = {}): Promise<S
   const info: SourceInfo = {
     format: 'csv',
     fileName,
-    encoding: { name: encoding === 'utf8' ? 'UTF-8' : encoding.toUpperCase(), from },
+    encoding: { name: encoding, from },
     fields: columns.filter((c) => !geometryColumns.has(c)).map((name) => ({ name, type: 'string' as const })),
   };
 

@@ -10,6 +10,9 @@
 import { open, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import iconv from 'iconv-lite';
+import { normaliseEncoding } from './text-encoding.ts';
+
+export { normaliseEncoding };
 import { SourceError, type SourceField } from '../source.ts';
 
 /** How the encoding was chosen; finer than SourceInfo's `from` (which has no 'language-driver'). */
@@ -88,37 +91,6 @@ const LANGUAGE_DRIVERS: Record<number, string> = {
   0x79: 'EUC-KR',
 };
 
-/**
- * Canonical encoding name for a label from a .cpg, an option or a language driver, or undefined
- * when we cannot decode it. Accepts the spellings found in the wild: "GBK", "CP936", "936",
- * "ANSI 936", "UTF8", "65001", "GB2312", "GB18030", "1252", "ISO-8859-1", ...
- */
-export function normaliseEncoding(label: string): string | undefined {
-  const raw = label.replace(/^\uFEFF/, '').trim();
-  const key = raw.toUpperCase().replace(/^ANSI[\s_]*/, '').replace(/[\s_-]/g, '');
-  if (key === '') return undefined;
-  if (key === 'UTF8' || key === '65001' || key === 'CP65001') return 'UTF-8';
-  // GB2312 and GBK text is decoded with the GB18030 decoder (a superset), reported as GBK.
-  if (['GBK', 'CP936', '936', 'GB2312', 'EUCCN', 'WINDOWS936', 'MS936', 'X936'].includes(key)) return 'GBK';
-  if (key === 'GB18030' || key === '54936') return 'GB18030';
-  if (['BIG5', 'CP950', '950'].includes(key)) return 'Big5';
-  if (['SHIFTJIS', 'SJIS', 'CP932', '932'].includes(key)) return 'Shift_JIS';
-  if (['EUCKR', 'CP949', '949'].includes(key)) return 'EUC-KR';
-  const cp = /^(?:CP|WINDOWS)?(\d{3,5})$/.exec(key);
-  if (cp) {
-    const n = Number(cp[1]);
-    if (n >= 1250 && n <= 1258) return `windows-${n}`;
-    if (n === 874) return 'windows-874';
-    if (n >= 28591 && n <= 28606) return `ISO-8859-${n - 28590}`;
-    if (iconv.encodingExists(`cp${n}`)) return `cp${n}`;
-    return undefined;
-  }
-  const iso = /^ISO8859(\d{1,2})$/.exec(key);
-  if (iso) return `ISO-8859-${iso[1]}`;
-  if (key === 'LATIN1') return 'ISO-8859-1';
-  if (iconv.encodingExists(raw)) return raw;
-  return undefined;
-}
 
 /** Decodes bytes strictly where the platform can (throws on invalid input), leniently otherwise. */
 interface TextCodec {

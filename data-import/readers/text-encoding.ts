@@ -1,16 +1,35 @@
 import iconv from 'iconv-lite';
 
-/** Encoding names as users and .cpg files write them → the name iconv-lite knows. */
-export function normaliseEncoding(name: string): string | undefined {
-  const n = name.trim().toLowerCase().replace(/^ansi\s*/, '').replace(/[\s_]/g, '');
-  const aliases: Record<string, string> = {
-    'utf8': 'utf8', 'utf-8': 'utf8', '65001': 'utf8',
-    'gbk': 'gbk', 'cp936': 'gbk', '936': 'gbk', 'gb2312': 'gbk', 'euc-cn': 'gbk', 'gb18030': 'gb18030', '54936': 'gb18030',
-    'big5': 'big5', '950': 'big5', 'latin1': 'latin1', 'iso-8859-1': 'latin1', '1252': 'win1252', 'cp1252': 'win1252',
-  };
-  const found = aliases[n];
-  if (found) return found;
-  return iconv.encodingExists(n) ? n : undefined;
+/**
+ * Canonical encoding name for a label from a .cpg, an option or a language driver, or undefined
+ * when we cannot decode it. Accepts the spellings found in the wild: "GBK", "CP936", "936",
+ * "ANSI 936", "UTF8", "65001", "GB2312", "GB18030", "1252", "ISO-8859-1", ...
+ */
+export function normaliseEncoding(label: string): string | undefined {
+  const raw = label.replace(/^\uFEFF/, '').trim();
+  const key = raw.toUpperCase().replace(/^ANSI[\s_]*/, '').replace(/[\s_-]/g, '');
+  if (key === '') return undefined;
+  if (key === 'UTF8' || key === '65001' || key === 'CP65001') return 'UTF-8';
+  // GB2312 and GBK text is decoded with the GB18030 decoder (a superset), reported as GBK.
+  if (['GBK', 'CP936', '936', 'GB2312', 'EUCCN', 'WINDOWS936', 'MS936', 'X936'].includes(key)) return 'GBK';
+  if (key === 'GB18030' || key === '54936') return 'GB18030';
+  if (['BIG5', 'CP950', '950'].includes(key)) return 'Big5';
+  if (['SHIFTJIS', 'SJIS', 'CP932', '932'].includes(key)) return 'Shift_JIS';
+  if (['EUCKR', 'CP949', '949'].includes(key)) return 'EUC-KR';
+  const cp = /^(?:CP|WINDOWS)?(\d{3,5})$/.exec(key);
+  if (cp) {
+    const n = Number(cp[1]);
+    if (n >= 1250 && n <= 1258) return `windows-${n}`;
+    if (n === 874) return 'windows-874';
+    if (n >= 28591 && n <= 28606) return `ISO-8859-${n - 28590}`;
+    if (iconv.encodingExists(`cp${n}`)) return `cp${n}`;
+    return undefined;
+  }
+  const iso = /^ISO8859(\d{1,2})$/.exec(key);
+  if (iso) return `ISO-8859-${iso[1]}`;
+  if (key === 'LATIN1') return 'ISO-8859-1';
+  if (iconv.encodingExists(raw)) return raw;
+  return undefined;
 }
 
 /**
@@ -18,8 +37,8 @@ export function normaliseEncoding(name: string): string | undefined {
  * whole Chinese texts essentially never are), otherwise GBK, the encoding of Chinese Windows.
  * `sample` may end inside a character; the last incomplete sequence is ignored.
  */
-export function detectChineseEncoding(sample: Buffer): 'utf8' | 'gbk' {
-  if (sample.length >= 3 && sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf) return 'utf8';
+export function detectChineseEncoding(sample: Buffer): 'UTF-8' | 'GBK' {
+  if (sample.length >= 3 && sample[0] === 0xef && sample[1] === 0xbb && sample[2] === 0xbf) return 'UTF-8';
   let end = sample.length;
   // Back off a trailing partial UTF-8 sequence.
   for (let k = 1; k <= 3 && end - k >= 0; k++) {
@@ -29,15 +48,15 @@ export function detectChineseEncoding(sample: Buffer): 'utf8' | 'gbk' {
   }
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(sample.subarray(0, end));
-    return 'utf8';
+    return 'UTF-8';
   } catch {
-    return 'gbk';
+    return 'GBK';
   }
 }
 
-/** True when the text decoded with the named encoding contains replacement characters (the bytes were not in it). */
+/** False when the bytes are not text in the named encoding (a canonical name from normaliseEncoding). */
 export function decodesCleanly(bytes: Buffer, encoding: string): boolean {
-  if (encoding === 'utf8') {
+  if (encoding === 'UTF-8') {
     try {
       new TextDecoder('utf-8', { fatal: true }).decode(bytes);
       return true;
