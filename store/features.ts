@@ -3,6 +3,7 @@ import type { Geometry } from 'geojson';
 import type { Database } from './schema.ts';
 import type { FeatureVersionInput } from './layer-meta.ts';
 import { bumpRevision } from './layers.ts';
+import { toEwkbHex } from './ewkb.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -143,23 +144,23 @@ export async function featureHistory(db: Db, layerId: string, featureId: string)
   }));
 }
 
-const BATCH = 500;
+const BATCH = 5000;
 
 /**
- * Bulk-writes versions as given (a delivery's history, the demo city), in batches of multi-row
- * inserts, then bumps the layer revision once. The unique index on current versions rejects a
- * second open version of a feature.
+ * Bulk-writes versions as given (a delivery's history, the demo city), then bumps the layer
+ * revision once. Batches travel as one JSON document with hex EWKB geometry, as in
+ * store/bulk-load.ts (measured there). The unique index on current versions rejects a second
+ * open version of a feature.
  */
 export async function insertVersions(db: Db, layerId: string, versions: Iterable<FeatureVersionInput>): Promise<number> {
   let count = 0;
   let batch: FeatureVersionInput[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    const rows = batch.map((v) => sql`(${layerId}, ${v.featureId},
-      st_setsrid(st_geomfromgeojson(${JSON.stringify(v.geometry)}), 4490),
-      ${JSON.stringify(v.attributes)}::jsonb, ${v.validFrom}::timestamptz, ${v.validTo}::timestamptz)`);
+    const doc = JSON.stringify(batch.map((v) => [v.featureId, toEwkbHex(v.geometry), v.attributes, v.validFrom, v.validTo]));
     await sql`insert into feature_version (layer_id, feature_id, geom, attributes, valid_from, valid_to)
-      values ${sql.join(rows)}`.execute(db);
+      select ${layerId}, e->>0, (e->>1)::geometry, e->2, (e->>3)::timestamptz, (e->>4)::timestamptz
+      from jsonb_array_elements(${doc}::jsonb) e`.execute(db);
     count += batch.length;
     batch = [];
   };
