@@ -86,7 +86,7 @@ async function demo(args: string[]): Promise<void> {
     const report = await loadDemoCity(store.db, {
       dir: path.join(config.dataDir, scale === 1 ? 'demo-city' : `demo-city-x${scale}`),
       seed, scale,
-      onLayer: (id, n) => console.log(`${id}\t${n} versions`),
+      onDelivery: (f, r) => console.log(`${f.file}\t→ ${f.layer}\t${r.mode}\t+${r.inserted} ~${r.updated} -${r.retired}`),
     });
     console.log(`generated in ${(report.generateMs / 1000).toFixed(1)} s, loaded in ${(report.loadMs / 1000).toFixed(1)} s`);
   });

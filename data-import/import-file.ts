@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import type { Geometry } from 'geojson';
 import type { Database } from '../store/schema.ts';
 import type { AccessClass, Domain, GeometryType } from '../store/layer-meta.ts';
@@ -203,6 +203,9 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
     if (validFromField && !reader.info.fields.some((f) => f.name === validFromField)) {
       throw new ImportError(`${fileName}: --valid-from-field ${validFromField} is not a field of the file`, { file: fileName, field: validFromField, parameter: 'validFromField' });
     }
+    // Neither the key (unless the profile names it) nor the valid-from field is stored as an attribute.
+    if (keyField && !mapping.targets.get(keyField)) delete mapping.schema[keyField];
+    if (validFromField) delete mapping.schema[validFromField];
     const addressField = reader.info.fields.find((f) => ADDRESS_NAMES.includes(f.name.trim().toLowerCase()))?.name;
 
     const rejected: RowIssue[] = [];
@@ -221,8 +224,12 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
     };
 
     let report: ImportReport | undefined;
+    // Inside a caller's transaction (the demo city loads many files as one) the caller commits.
+    if (db.isTransaction && options.dryRun) throw new Error('importLayerFile: a dry run needs its own transaction; pass the database, not a transaction');
+    const inTransaction = <T>(work: (trx: Transaction<Database>) => Promise<T>): Promise<T> =>
+      db.isTransaction ? work(db as Transaction<Database>) : db.transaction().execute(work);
     try {
-      await db.transaction().execute(async (trx) => {
+      await inTransaction(async (trx) => {
         const sampleTypes = new Set(sample.flatMap((r) => (r.geometry ? [r.geometry.type] : [])));
         const { created } = await ensureLayer(trx, {
           id: options.layer,
@@ -239,54 +246,61 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
         // Not async: most rows finish without waiting, and an await per row costs a second per million.
         const handle = (r: SourceRow): Promise<void> | undefined => {
           read++;
-          if (r.problem) return reject({ row: r.row, field: r.problem.field, reason: r.problem.reason, properties: r.properties });
+          if (r.problem) return reject({ row: r.row, field: r.problem.field, reason: r.problem.reason, properties: r.source ?? r.properties });
           const attributes: Record<string, unknown> = {};
           let rowFrom: Date | null = null;
           if (validFromField) {
             const raw = r.properties[validFromField];
             if (raw !== null && raw !== undefined && String(raw).trim() !== '') {
               rowFrom = parseRowDate(raw);
-              if (!rowFrom) return reject({ row: r.row, field: validFromField, reason: `"${String(raw)}" is not a date or a year`, properties: r.properties });
+              if (!rowFrom) return reject({ row: r.row, field: validFromField, reason: `"${String(raw)}" is not a date or a year`, properties: r.source ?? r.properties });
             }
           }
           for (const name in r.properties) {
             if (name === validFromField) continue;
             const value = r.properties[name];
             const target = mapping.targets.get(name);
+            // Like ogr2ogr's FID option: the key becomes the feature id, not also an attribute,
+            // unless the profile gives it a standard meaning (a pipe point's 物探点号 is its point_no).
+            if (name === keyField && !target) continue;
             if (target) {
               const v = target.normalise(value);
-              if (v instanceof InvalidValue) return reject({ row: r.row, field: name, reason: v.reason, properties: r.properties });
+              if (v instanceof InvalidValue) return reject({ row: r.row, field: name, reason: v.reason, properties: r.source ?? r.properties });
               attributes[target.target] = v;
             } else {
               attributes[name] = value;
             }
           }
+          for (const d of mapping.derived) {
+            const source = attributes[d.from];
+            if (source !== null && source !== undefined) attributes[d.target] = d.value(source);
+          }
           let geometry: Geometry | null = null;
           if (r.geometry) {
             const g = closeRings(r.geometry);
             const before = geometryProblem(g, crs.kind !== 'projected');
-            if (before) return reject({ row: r.row, field: 'geometry', reason: before, properties: r.properties });
+            if (before) return reject({ row: r.row, field: 'geometry', reason: before, properties: r.source ?? r.properties });
             geometry = transformGeometry(g, transform);
             const after = geometryProblem(geometry, true);
-            if (after) return reject({ row: r.row, field: 'geometry', reason: `${after} after conversion from ${crs.code}: is the CRS right?`, properties: r.properties });
+            if (after) return reject({ row: r.row, field: 'geometry', reason: `${after} after conversion from ${crs.code}: is the CRS right?`, properties: r.source ?? r.properties });
             types.add(geometry.type);
           } else if (addressField && String(r.properties[addressField] ?? '').trim()) {
             attributes.geocode_status = 'pending';
             awaitingGeocoding++;
           } else {
-            return reject({ row: r.row, field: 'geometry', reason: 'the record has no geometry', properties: r.properties });
+            return reject({ row: r.row, field: 'geometry', reason: 'the record has no geometry', properties: r.source ?? r.properties });
           }
           let featureId: string;
           if (keyField) {
             const k = r.properties[keyField];
-            if (k === null || k === undefined || String(k).trim() === '') return reject({ row: r.row, field: keyField, reason: `empty key field ${keyField}`, properties: r.properties });
+            if (k === null || k === undefined || String(k).trim() === '') return reject({ row: r.row, field: keyField, reason: `empty key field ${keyField}`, properties: r.source ?? r.properties });
             featureId = String(k).trim();
           } else {
             featureId = createHash('sha1').update(canonicalJson(geometry)).update('\n').update(canonicalJson(attributes)).digest('hex').slice(0, 20);
           }
           const first = seen.get(featureId);
           if (first !== undefined) {
-            return reject({ row: r.row, field: keyField, reason: keyField ? `duplicate key ${featureId} (first at row ${first})` : `duplicate of row ${first}`, properties: r.properties });
+            return reject({ row: r.row, field: keyField, reason: keyField ? `duplicate key ${featureId} (first at row ${first})` : `duplicate of row ${first}`, properties: r.source ?? r.properties });
           }
           seen.set(featureId, r.row);
           if (read % 5000 === 0) options.onProgress?.({ read, rejected: rejectedCount, total: reader.info.rowCount, elapsedMs: performance.now() - started });
@@ -312,7 +326,7 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
           file: fileName, layer: options.layer, layerCreated: created, domain, format: reader.info.format,
           crs: { code: crs.code, from: crsFrom }, encoding: reader.info.encoding, mode, validFrom: validFrom.toISOString(),
           dryRun: !!options.dryRun, read, inserted: outcome.inserted, updated: outcome.updated, unchanged: outcome.unchanged,
-          retired: outcome.retired, rejectedCount, columns: reader.info.fields.map((f) => f.name), rejected, repaired: outcome.repaired, awaitingGeocoding,
+          retired: outcome.retired, rejectedCount, columns: reader.info.columns ?? reader.info.fields.map((f) => f.name), rejected, repaired: outcome.repaired, awaitingGeocoding,
           durationMs: Math.round(performance.now() - started),
         };
         if (options.dryRun) throw new Rollback();

@@ -18,6 +18,8 @@ export interface SourceInfo {
   /** The attribute encoding used, and how it was chosen. */
   encoding?: { name: string; from: 'cpg' | 'detected' | 'option' | 'utf8-format' };
   fields: SourceField[];
+  /** Every column in file order, when the file has more than `fields` (a CSV's coordinate columns). */
+  columns?: string[];
   /** Number of rows when the format says it up front (DBF header), for progress bars. */
   rowCount?: number;
   /** Shape type name for Shapefiles, e.g. "PolyLineZ". */
@@ -34,6 +36,11 @@ export interface SourceRow {
   geometry: Geometry | null;
   properties: Record<string, unknown>;
   problem?: { field?: string; reason: string };
+  /**
+   * The row as the file has it, when that differs from `properties` (a CSV's coordinate columns
+   * become the geometry); the rejected-rows report gives the user back what they sent.
+   */
+  source?: Record<string, unknown>;
 }
 
 export interface SourceReader {

@@ -33,7 +33,7 @@ async function main() {
       dir: path.join(config.dataDir, 'demo-city'),
       seed: config.demoSeed,
       scale: config.demoScale,
-      onLayer: (id, versions) => log.info({ layer: id, versions }, 'demo layer loaded'),
+      onDelivery: (f, r) => log.info({ file: f.file, layer: f.layer, mode: r.mode, inserted: r.inserted, updated: r.updated, retired: r.retired, ms: r.durationMs }, 'demo delivery imported'),
     });
     log.info({ generateMs: Math.round(report.generateMs), loadMs: Math.round(report.loadMs) }, 'demo city loaded');
   }

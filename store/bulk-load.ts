@@ -192,6 +192,8 @@ export class StagedLoad {
           and not exists (select 1 from import_stage s where s.feature_id = f.feature_id)`.execute(trx);
       retired = Number(r.numAffectedRows ?? 0);
     }
+    // Dropped now rather than at commit: a caller may run several loads in one transaction.
+    await sql`drop table import_diff, import_stage`.execute(trx);
     await bumpRevision(trx, layer);
     return { inserted: count('new'), updated: count('changed'), unchanged: count('unchanged'), retired, repaired, rejected };
   }

@@ -64,7 +64,7 @@ function apiSuite(driver: DriverName, scale: number) {
       const health = await getJson(`${server.url}/health`);
       assert.equal(health.body.driver, driver);
       assert.match(health.body.postgis, /^3\./);
-      assert.equal(health.body.layers, city.layers.length);
+      assert.equal(health.body.layers, city.layers.length + 1, 'the generator\'s layers and the enterprise register');
     });
 
     it('lists the public layers, and the restricted ones only to keys cleared for them', async () => {

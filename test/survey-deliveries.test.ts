@@ -30,17 +30,45 @@ describe('the demo city in survey formats, through the importer', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('every delivery loads completely, with its CRS and encoding found on its own', async () => {
+  it('every delivery loads in order, with its CRS and encoding found on its own, and reports what the generator changed', async () => {
     for (const f of files) {
       const meta = city.layers.find((l) => l.meta.id === f.layer)?.meta;
-      const r = await importLayerFile(store.db, { file: f.file, layer: f.layer, domain: meta?.domain, key: f.key, crs: f.crs });
-      assert.equal(r.rejectedCount, 0, `${path.basename(f.file)}: ${JSON.stringify(r.rejected.slice(0, 2))}`);
-      assert.equal(r.inserted, f.rows, path.basename(f.file));
+      const r = await importLayerFile(store.db, {
+        file: f.file, layer: f.layer, domain: meta?.domain, key: f.key, crs: f.crs, mode: f.mode,
+        validFrom: f.validFrom ? new Date(f.validFrom) : undefined, validFromField: f.validFromField,
+      });
+      const name = path.basename(f.file);
+      assert.equal(r.rejectedCount, 0, `${name}: ${JSON.stringify(r.rejected.slice(0, 2))}`);
+      assert.equal(r.read, f.rows, name);
+      if (f.expect) assert.deepEqual({ inserted: r.inserted, updated: r.updated, unchanged: r.unchanged, retired: r.retired }, f.expect, name);
       if (f.format === 'shapefile') {
-        assert.equal(r.crs.code, 'EPSG:4549', path.basename(f.file));
-        assert.match(r.encoding!.name, /GBK|GB18030|936/i, path.basename(f.file));
+        assert.equal(r.crs.code, 'EPSG:4549', name);
+        assert.match(r.encoding!.name, /GBK|GB18030|936/i, name);
       }
     }
+    assert.ok(files.some((f) => f.mode === 'snapshot' && f.expect!.retired > 0 && f.expect!.updated > 0), 'some delivery changes and retires features');
+  });
+
+  it('the store then holds every version of the generated city: same ids, validity, attributes and positions', async () => {
+    const { rows } = await sql<{ layer_id: string; feature_id: string; valid_from: Date; valid_to: Date | null; attributes: Record<string, unknown>; g: string }>`
+      select layer_id, feature_id, valid_from, valid_to, attributes, st_asgeojson(geom, 9) as g from feature_version where layer_id <> 'enterprises'`.execute(store.db);
+    const stored = new Map(rows.map((r) => [`${r.layer_id}|${r.feature_id}|${r.valid_from.toISOString()}`, r]));
+    let versions = 0;
+    for (const layer of city.layers) {
+      for (const v of layer.versions) {
+        versions++;
+        const key = `${layer.meta.id}|${v.featureId}|${new Date(v.validFrom).toISOString()}`;
+        const r = stored.get(key);
+        assert.ok(r, `${key} is missing`);
+        assert.equal(r.valid_to?.toISOString() ?? null, v.validTo ? new Date(v.validTo).toISOString() : null, key);
+        assert.deepEqual(r.attributes, v.attributes, key);
+        const g = JSON.parse(r.g) as { type: string; coordinates: unknown };
+        assert.equal(g.type, v.geometry.type, key);
+        // Through Gauss-Krüger and back: equal at 1e-9 degrees (0.1 mm).
+        assert.deepEqual(g.coordinates, (JSON.parse(JSON.stringify(v.geometry, (_k, x: unknown) => (typeof x === 'number' ? Math.round(x * 1e9) / 1e9 : x))) as { coordinates: unknown }).coordinates, key);
+      }
+    }
+    assert.equal(rows.length, versions, 'no version the generator did not make');
   });
 
   it('pipe and building attributes map back onto the standard keys, positions within a millimetre', async () => {

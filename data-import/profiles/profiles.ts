@@ -1,5 +1,5 @@
 import type { AttributeDef, AttributeType, Domain } from '../../store/layer-meta.ts';
-import { SURVEY_FIELD_ALIASES } from './cjj61.ts';
+import { MATERIALS, SURVEY_FIELD_ALIASES } from './cjj61.ts';
 import { burialCode, materialCode, pipeStatus, toInteger, toNumber, toText, toYear, type Normaliser } from './values.ts';
 
 /**
@@ -18,6 +18,11 @@ export interface FieldRule {
 export interface DomainProfile {
   domain: Domain;
   rules: readonly FieldRule[];
+  /**
+   * Standard attributes that follow from others (a material's name from its CJJ 61 code), filled
+   * in when the source has the one but not the other, with their schema entries.
+   */
+  derived?: ReadonlyArray<{ target: string; def: AttributeDef; from: string; value: (source: unknown) => unknown }>;
 }
 
 const byType: Record<AttributeType, Normaliser> = {
@@ -56,7 +61,13 @@ const PIPELINE: DomainProfile = {
     rule('depth_m', 'number', '埋深', ['MS', 'DEPTH'], { unit: 'm' }),
     rule('road_id', 'string', '所在道路', ['道路名称', '所在路段', 'SZDL']),
     rule('length_m', 'number', '长度', ['管线长度', 'LENGTH', 'SHAPE_LENG', 'CD'], { unit: 'm' }),
+    rule('pressure_class', 'string', '压力级制', ['压力等级', '压力', 'YLJZ', 'YL']),
+    rule('material_name', 'string', '材质名称', ['材料名称', 'CZMC']),
   ],
+  derived: [{
+    target: 'material_name', def: { type: 'string', title: '材质名称', description: 'from the CJJ 61 material code' }, from: 'material',
+    value: (code) => (typeof code === 'string' ? MATERIALS[code] ?? null : null),
+  }],
 };
 
 const BUILDING: DomainProfile = {
@@ -68,7 +79,10 @@ const BUILDING: DomainProfile = {
     rule('height_m', 'number', '高度', ['建筑高度', 'GD', 'JZGD', 'HEIGHT'], { unit: 'm' }),
     rule('structure', 'string', '结构', ['建筑结构', '房屋结构', 'JG', 'FWJG']),
     rule('built_year', 'integer', '建成年份', ['建成年代', '竣工日期', '建成日期', 'JCNF', 'JGRQ'], { normalise: toYear }),
-    rule('address', 'string', '地址', ['门牌地址', 'DZ', 'ADDRESS']),
+    rule('address', 'string', '地址', ['门牌地址', '标准地址', 'DZ', 'ADDRESS']),
+    rule('units', 'integer', '单元数', ['DYS']),
+    rule('community_code', 'string', '所在社区代码', ['社区代码', '社区编码', 'SQDM']),
+    rule('parcel_no', 'string', '宗地号', ['宗地代码', 'ZDDM', 'ZDH']),
   ],
 };
 
@@ -77,9 +91,12 @@ const LAND: DomainProfile = {
   rules: [
     rule('parcel_no', 'string', '宗地号', ['宗地代码', '宗地编号', 'ZDDM', 'ZDH']),
     rule('land_use_code', 'string', '地类编码', ['用地分类代码', 'DLBM', 'DLDM']),
-    rule('land_use', 'string', '地类名称', ['用地性质', '地类', 'DLMC']),
+    rule('land_use_name', 'string', '地类名称', ['用地性质', '地类', 'DLMC']),
+    rule('land_use_class', 'string', '一级地类', ['一级类', 'YJDL']),
     rule('area_m2', 'number', '面积', ['宗地面积', '用地面积', 'MJ', 'ZDMJ', 'SHAPE_AREA'], { unit: 'm²' }),
     rule('owner', 'string', '权利人', ['土地使用者', 'QLR']),
+    rule('community_code', 'string', '所在社区代码', ['社区代码', '社区编码', 'SQDM']),
+    rule('block_id', 'string', '街坊编号', ['街坊号', 'JFBH']),
   ],
 };
 
@@ -133,6 +150,8 @@ export interface FieldMapping {
   /** Source field → standard attribute, or null when the field is kept under its own name. */
   targets: Map<string, FieldRule | null>;
   schema: Record<string, AttributeDef>;
+  /** The profile's derived attributes that this source lacks but can be computed from its fields. */
+  derived: NonNullable<DomainProfile['derived']>;
 }
 
 /**
@@ -157,7 +176,9 @@ export function mapFields(profile: DomainProfile, fields: ReadonlyArray<{ name: 
       schema[f.name] = { type: f.type, title: f.name };
     }
   }
-  return { targets, schema };
+  const derived = (profile.derived ?? []).filter((d) => taken.has(d.from) && !taken.has(d.target));
+  for (const d of derived) schema[d.target] = d.def;
+  return { targets, schema, derived };
 }
 
 /**

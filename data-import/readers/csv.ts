@@ -103,6 +103,7 @@ export async function openCsv(file: string, options: CsvOptions = {}): Promise<S
     fileName,
     encoding: { name: encoding, from },
     fields: columns.filter((c) => !geometryColumns.has(c)).map((name) => ({ name, type: 'string' as const })),
+    columns,
   };
 
   function geometryOf(record: Record<string, string>, row: number): Pick<SourceRow, 'geometry' | 'problem'> {
@@ -138,10 +139,10 @@ export async function openCsv(file: string, options: CsvOptions = {}): Promise<S
         for (const c of columns) if (!geometryColumns.has(c)) properties[c] = record[c] ?? null;
         const g = geometryOf(record, row);
         if (!g.geometry && !g.problem && !(addressCol && String(record[addressCol] ?? '').trim())) {
-          yield { row, geometry: null, properties, problem: { field: xCol ?? wktCol ?? addressCol, reason: 'no coordinates and no address' } };
+          yield { row, geometry: null, properties, source: record, problem: { field: xCol ?? wktCol ?? addressCol, reason: 'no coordinates and no address' } };
           continue;
         }
-        yield { row, geometry: g.geometry, properties, ...(g.problem ? { problem: g.problem } : {}) };
+        yield { row, geometry: g.geometry, properties, source: record, ...(g.problem ? { problem: g.problem } : {}) };
       }
     } catch (err) {
       throw new SourceError(`${fileName}: unreadable CSV after data row ${row}: ${(err as Error).message}`, { file: fileName, row: row + 1 }, { cause: err });
