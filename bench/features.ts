@@ -15,12 +15,11 @@ import { sql } from 'kysely';
 import type { AddressInfo } from 'node:net';
 import { openStore, SESSION_OPTIONS } from '../store/db.ts';
 import { getLayer } from '../store/layers.ts';
-import { emptyStore } from '../store/maintenance.ts';
 import { NOW, queryFeatures } from '../store/features.ts';
+import { openServices } from '../server/services.ts';
 import { createApp } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
-import { loadDemoCity } from '../fixtures/load-demo-city.ts';
-import { ensureDatabase } from './database.ts';
+import { openDemoStore } from './demo-store.ts';
 import { fmt, interleave } from './stats.ts';
 
 const { values } = parseArgs({
@@ -37,20 +36,7 @@ const PAGE = 1000;
 
 
 async function main() {
-  await ensureDatabase(url);
-  const store = await openStore({ databaseUrl: url, dataDir: '', statementTimeoutMs: 600_000 });
-  const expected = 20_000 * scale * 0.9;
-  const buildings = await getLayer(store.db, 'buildings');
-  const { rows: have } = buildings
-    ? await sql<{ n: number }>`select count(*)::int as n from feature_version where layer_id = 'buildings' and valid_to is null`.execute(store.db)
-    : { rows: [{ n: 0 }] };
-  if ((have[0]?.n ?? 0) < expected || (have[0]?.n ?? 0) > expected * 2) {
-    console.log(`loading the demo city at scale ${scale} into ${url} (once; later runs reuse it)…`);
-    await emptyStore(store.db);
-    const report = await loadDemoCity(store.db, { dir: path.resolve('data', `demo-city-x${scale}`), seed: 20260101, scale });
-    console.log(`  generated in ${(report.generateMs / 1000).toFixed(1)} s, loaded in ${(report.loadMs / 1000).toFixed(1)} s`);
-    await sql`analyze`.execute(store.db);
-  }
+  const store = await openDemoStore(url, scale);
   const layer = (await getLayer(store.db, 'buildings'))!;
 
   // A square around the city centre grown until it holds at least one page of current buildings.
@@ -67,7 +53,7 @@ async function main() {
   }
 
   const config = loadConfig({ PORT: '0', ONEMAP_LOG_LEVEL: 'silent' });
-  const app = createApp({ config, store, log: pino({ level: 'silent' }) });
+  const app = createApp(await openServices(config, store, pino({ level: 'silent' })));
   const server = await new Promise<import('node:http').Server>((resolve) => { const s = app.listen(0, '127.0.0.1', () => resolve(s)); });
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}/collections/buildings/items?bbox=${bbox.join(',')}&limit=${PAGE}`;
 

@@ -47,19 +47,29 @@ function positionsProblem(ps: Position[], geographic: boolean, min: number, what
   return undefined;
 }
 
+/** A line whose positions are all the same has no length; PostGIS calls it invalid and cannot repair it. */
+function lineProblem(ps: Position[], geographic: boolean): GeometryProblem {
+  const problem = positionsProblem(ps, geographic, 2, 'line');
+  if (problem) return problem;
+  const [x0, y0] = ps[0]!;
+  for (let i = 1; i < ps.length; i++) if (ps[i]![0] !== x0 || ps[i]![1] !== y0) return undefined;
+  return 'line has no length: all its positions are the same';
+}
+
 /**
  * Checks the structure and numbers of a geometry: empty parts, NaN or infinite coordinates, too
- * few positions, and (for lon/lat) coordinates out of range. Self-intersections and other
- * topology are left to PostGIS, which repairs them with ST_MakeValid.
+ * few positions, lines without length, and (for lon/lat) coordinates out of range: after this,
+ * points and lines are valid to PostGIS. Polygon topology (self-intersections, bad holes) is left
+ * to PostGIS, which repairs it with ST_MakeValid.
  */
 export function geometryProblem(g: Geometry, geographic: boolean): GeometryProblem {
   switch (g.type) {
     case 'Point': return Array.isArray(g.coordinates) && g.coordinates.length === 0 ? 'empty point' : positionProblem(g.coordinates, geographic);
     case 'MultiPoint': return positionsProblem(g.coordinates, geographic, 1, 'multipoint');
-    case 'LineString': return positionsProblem(g.coordinates, geographic, 2, 'line');
+    case 'LineString': return lineProblem(g.coordinates, geographic);
     case 'MultiLineString':
       if (!g.coordinates?.length) return 'empty multiline';
-      for (const l of g.coordinates) { const p = positionsProblem(l, geographic, 2, 'line'); if (p) return p; }
+      for (const l of g.coordinates) { const p = lineProblem(l, geographic); if (p) return p; }
       return undefined;
     case 'Polygon':
       if (!g.coordinates?.length) return 'empty polygon';

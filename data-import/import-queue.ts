@@ -20,9 +20,16 @@ export class ImportQueue {
   #tail: Promise<void> = Promise.resolve();
   #live = new Map<string, Record<string, unknown>>();
 
-  constructor(db: Kysely<Database>, log: Logger) {
+  readonly #afterCommit: (layerId: string) => Promise<void>;
+
+  /**
+   * `afterCommit` runs once a job's data is committed and before the job reads as succeeded, so
+   * that whoever sees "succeeded" also sees the new data in every cache (the layer catalog, tiles).
+   */
+  constructor(db: Kysely<Database>, log: Logger, afterCommit: (layerId: string) => Promise<void> = async () => undefined) {
     this.#db = db;
     this.#log = log;
+    this.#afterCommit = afterCommit;
   }
 
   async submit(job: QueuedImport, options: { deleteFileAfter: boolean }): Promise<string> {
@@ -61,6 +68,7 @@ export class ImportQueue {
           void updateJob(this.#db, id, { progress: p }).catch(() => undefined);
         },
       });
+      if (!report.dryRun) await this.#afterCommit(options.layer).catch((err: unknown) => this.#log.warn({ err, job: id }, 'caches not refreshed after the import'));
       await updateJob(this.#db, id, { status: 'succeeded', report, progress: { read: report.read, rejected: report.rejectedCount, elapsedMs: report.durationMs }, finished: true });
     } catch (err) {
       const error = err instanceof ImportError

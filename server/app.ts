@@ -7,15 +7,17 @@ import { authMiddleware } from './auth.ts';
 import { registerOgcRoutes } from './routes/ogc.ts';
 import { registerCollectionRoutes } from './routes/collections.ts';
 import { registerImportRoutes } from './routes/imports.ts';
+import { registerTileRoutes } from './routes/tiles.ts';
 import { ImportQueue } from '../data-import/import-queue.ts';
 
-export function createApp(services: Services, queue = new ImportQueue(services.store.db, services.log)): Koa<RequestState> {
+export function createApp(services: Services, queue = new ImportQueue(services.store.db, services.log, (id) => services.catalog.refresh(id))): Koa<RequestState> {
   const app = new Koa<RequestState>();
   if (services.config.publicUrl) app.proxy = true;
   const router = new Router<RequestState>();
   registerOgcRoutes(router, services);
   registerCollectionRoutes(router, services);
   registerImportRoutes(router, services, queue);
+  registerTileRoutes(router, services);
 
   app.use(async (ctx, next) => {
     const started = performance.now();

@@ -22,6 +22,7 @@ const schema = z.object({
   ONEMAP_DEMO_SCALE: z.coerce.number({ message: 'must be a number' }).positive().max(100).default(1),
   /** Largest accepted upload at POST /imports. */
   ONEMAP_UPLOAD_LIMIT_MB: z.coerce.number({ message: 'must be a number' }).positive().max(1_000_000).default(512),
+  ONEMAP_TILE_CACHE_MB: z.coerce.number({ message: 'must be a number' }).min(0).max(1_000_000).default(256),
   ONEMAP_DEMO_SEED: z.coerce.number({ message: 'must be a number' }).int().default(20260101),
 });
 
@@ -37,6 +38,8 @@ export interface Config {
   demoScale: number;
   demoSeed: number;
   uploadLimitBytes: number;
+  /** Memory for encoded vector tiles (LRU). */
+  tileCacheBytes: number;
 }
 
 export class ConfigError extends Error {
@@ -67,5 +70,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     demoScale: e.ONEMAP_DEMO_SCALE,
     demoSeed: e.ONEMAP_DEMO_SEED,
     uploadLimitBytes: Math.round(e.ONEMAP_UPLOAD_LIMIT_MB * 1024 * 1024),
+    tileCacheBytes: Math.round(e.ONEMAP_TILE_CACHE_MB * 1024 * 1024),
   });
 }

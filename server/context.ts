@@ -4,12 +4,20 @@ import type { RouterContext } from '@koa/router';
 import type { Config } from './config.ts';
 import type { Store } from '../store/db.ts';
 import type { Principal } from '../store/access.ts';
+import type { ChangeFeed } from '../store/changes.ts';
+import type { LayerCatalog } from '../store/layer-catalog.ts';
+import type { TileService } from '../tiles/tile-service.ts';
 
 /** What every route gets: passed in once, never read from globals. */
 export interface Services {
   config: Readonly<Config>;
   store: Store;
   log: Logger;
+  /** Commits announced by the database (NOTIFY), for everything below that caches. */
+  changes: ChangeFeed;
+  /** The layer catalog in memory, for paths that cannot afford a query per request. */
+  catalog: LayerCatalog;
+  tiles: TileService;
 }
 
 export interface RequestState {

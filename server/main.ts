@@ -5,6 +5,7 @@ import { openStore } from '../store/db.ts';
 import { listLayers } from '../store/layers.ts';
 import { failInterruptedJobs } from '../store/import-jobs.ts';
 import { createApp } from './app.ts';
+import { openServices } from './services.ts';
 import { loadDemoCity } from '../fixtures/load-demo-city.ts';
 
 async function main() {
@@ -41,7 +42,8 @@ async function main() {
   const interrupted = await failInterruptedJobs(store.db);
   if (interrupted > 0) log.warn({ jobs: interrupted }, 'imports interrupted by the last stop were marked failed; nothing of them was kept');
 
-  const app = createApp({ config, store, log });
+  const services = await openServices(config, store, log);
+  const app = createApp(services);
   const server = app.listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -57,6 +59,7 @@ async function main() {
     log.info({ signal }, 'stopping');
     server.close();
     server.closeAllConnections();
+    await services.close();
     // PGlite must close cleanly to flush its data directory.
     await store.close();
     process.exit(0);

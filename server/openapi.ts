@@ -1,5 +1,6 @@
 import type { ParamSpec } from './params.ts';
 import { COMMON_PARAMS, ITEM_PARAMS, ITEMS_PARAMS } from './routes/collections.ts';
+import { TILE_PARAMS, TILEJSON_PARAMS } from './routes/tiles.ts';
 
 function queryParameters(specs: readonly ParamSpec<unknown>[]) {
   return specs.map((s) => ({
@@ -33,6 +34,7 @@ export function openApiDocument(base: string) {
   const common = queryParameters(COMMON_PARAMS);
   const collectionId = pathParam('collectionId', 'Layer id, as listed at /collections.');
   const featureId = pathParam('featureId', 'Stable feature id, the same across versions.');
+  const layers = pathParam('layers', 'One layer id, or several separated by commas.');
   const standard = { '400': errorResponse('A parameter is invalid; the error names it.'), '401': errorResponse('The API key is unknown or revoked.') };
   return {
     openapi: '3.0.3',
@@ -93,6 +95,39 @@ export function openApiDocument(base: string) {
           parameters: [collectionId, featureId, ...common],
           responses: { '200': geojson('FeatureCollection of versions, oldest first'), ...standard, '404': errorResponse('Unknown collection or feature') },
         },
+      },
+      '/tiles/{layers}/{z}/{x}/{y}.mvt': {
+        get: {
+          summary: 'A Mapbox Vector Tile of one layer or of several (comma-separated, drawn in that order), as of an instant',
+          operationId: 'getTile',
+          parameters: [layers, pathParam('z', 'Zoom, 0 to the layers\' maximum'), pathParam('x', 'Column, 0 to 2^z - 1'), pathParam('y', 'Row, 0 to 2^z - 1 (XYZ scheme)'), ...queryParameters(TILE_PARAMS)],
+          responses: {
+            '200': { description: 'The tile; ETag, Cache-Control: no-cache (revalidate: the ETag changes when a layer changes)', content: { 'application/vnd.mapbox-vector-tile': {} } },
+            '204': { description: 'No feature of any layer in this tile (or the zoom is below the layers\' minimum)' },
+            '304': { description: 'Not modified (If-None-Match)' },
+            ...standard,
+            '403': errorResponse('The API key is not cleared for a restricted layer of the request; nothing is sent'),
+            '404': errorResponse('Unknown layer'),
+          },
+        },
+      },
+      '/tiles/{layers}.json': {
+        get: {
+          summary: 'TileJSON 3.0.0 for one layer or a composite',
+          operationId: 'getTileJson',
+          parameters: [layers, ...queryParameters(TILEJSON_PARAMS)],
+          responses: { '200': json('TileJSON 3.0.0 with vector_layers'), ...standard, '403': errorResponse('Not cleared for a layer'), '404': errorResponse('Unknown layer') },
+        },
+      },
+      '/imports': {
+        post: {
+          summary: 'Upload a survey delivery (multipart: file, layer and the import options) and import it as a job; planner and admin keys',
+          operationId: 'postImport',
+          responses: { '202': json('The job id and a link to it'), ...standard, '403': errorResponse('The key may not import'), '413': errorResponse('The upload is over the size limit') },
+        },
+      },
+      '/imports/{jobId}': {
+        get: { summary: 'Status, progress and report of an import job', operationId: 'getImport', parameters: [pathParam('jobId', 'The job id')], responses: { '200': json('The job'), ...standard, '404': errorResponse('Unknown job') } },
       },
     },
   };

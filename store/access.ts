@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
+import { notifyChange } from './changes.ts';
 import type { AccessClass } from './layer-meta.ts';
 
 export const ROLES = ['viewer', 'planner', 'field', 'admin'] as const;
@@ -51,6 +52,7 @@ export async function revokeApiKey(db: Kysely<Database>, idOrPrefix: string): Pr
   const result = /^\d+$/.test(idOrPrefix)
     ? await query.where('id', '=', Number(idOrPrefix)).executeTakeFirst()
     : await query.where('key_prefix', '=', idOrPrefix).executeTakeFirst();
+  await notifyChange(db, { kind: 'keys' });
   return Number(result.numUpdatedRows);
 }
 

@@ -19,6 +19,11 @@ export interface StoreOptions {
 export interface Store {
   db: Kysely<Database>;
   driver: DriverName;
+  /**
+   * Calls `onPayload` for every NOTIFY on `channel` (delivered at commit), and with null after a
+   * lost connection is back, when notifications may have been missed. Resolves once listening.
+   */
+  listen(channel: string, onPayload: (payload: string | null) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -56,7 +61,59 @@ function openPostgres(options: StoreOptions): Store {
     options: SESSION_OPTIONS,
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return { db, driver: 'postgres', close: () => db.destroy() };
+  const listeners = new Set<{ close(): Promise<void> }>();
+  return {
+    db,
+    driver: 'postgres',
+    async listen(channel, onPayload) {
+      const listener = await listenPostgres(options.databaseUrl!, channel, onPayload);
+      listeners.add(listener);
+      return async () => { listeners.delete(listener); await listener.close(); };
+    },
+    async close() {
+      await Promise.all([...listeners].map((l) => l.close()));
+      await db.destroy();
+    },
+  };
+}
+
+/**
+ * LISTEN needs a connection of its own that stays open; when it drops, it is opened again (after
+ * a second, then longer) and the caller hears null, meaning "re-read what you cache".
+ */
+async function listenPostgres(url: string, channel: string, onPayload: (payload: string | null) => void): Promise<{ close(): Promise<void> }> {
+  let closed = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  let delay = 1000;
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: url, application_name: 'onemap-listen' });
+    c.on('notification', (n) => { if (n.channel === channel) onPayload(n.payload ?? ''); });
+    c.on('error', () => undefined);
+    c.on('end', () => {
+      if (closed || client !== c) return;
+      client = undefined;
+      retry = setTimeout(reconnect, delay);
+      retry.unref();
+    });
+    await c.connect();
+    await c.query(`listen ${pg.escapeIdentifier(channel)}`);
+    client = c;
+  };
+  const reconnect = (): void => {
+    connect().then(() => { delay = 1000; onPayload(null); }, () => {
+      delay = Math.min(delay * 2, 30_000);
+      if (!closed) { retry = setTimeout(reconnect, delay); retry.unref(); }
+    });
+  };
+  await connect();
+  return {
+    async close() {
+      closed = true;
+      clearTimeout(retry);
+      await client?.end().catch(() => undefined);
+    },
+  };
 }
 
 async function openPglite(options: StoreOptions): Promise<Store> {
@@ -69,7 +126,14 @@ async function openPglite(options: StoreOptions): Promise<Store> {
   const pglite = await PGlite.create({ dataDir: options.dataDir, extensions: { postgis } });
   await pglite.exec(`set statement_timeout = ${Math.trunc(options.statementTimeoutMs)}; set timezone = 'UTC'`);
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new PglitePool(pglite) as never }) });
-  return { db, driver: 'pglite', close: () => db.destroy() };
+  return {
+    db,
+    driver: 'pglite',
+    async listen(channel, onPayload) {
+      return pglite.listen(channel, (payload) => onPayload(payload));
+    },
+    close: () => db.destroy(),
+  };
 }
 
 export async function migrate(db: Kysely<Database>): Promise<void> {

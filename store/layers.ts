@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
+import { notifyChange } from './changes.ts';
 import type { Database } from './schema.ts';
 import type { AccessClass, AttributeDef, Domain, GeometryType, LayerMeta } from './layer-meta.ts';
 
@@ -72,6 +73,7 @@ export async function upsertLayer(db: Db, meta: LayerMeta, options: { partition?
       } as never),
     )
     .execute();
+  await notifyChange(db, { kind: 'layer', layerId: meta.id });
   if (options.partition === false) return;
   const { key } = await db.selectFrom('layer').select('key').where('id', '=', meta.id).executeTakeFirstOrThrow();
   // DDL takes no bound parameters; the id is a literal that the layer table's check constraint
@@ -102,6 +104,7 @@ export async function ensureLayer(db: Db, meta: LayerMeta): Promise<{ created: b
   if (Object.keys(added).length > 0) {
     await sql`update layer set attribute_schema = attribute_schema || ${JSON.stringify(added)}::jsonb, updated_at = now()
       where id = ${meta.id}`.execute(db);
+    await notifyChange(db, { kind: 'layer', layerId: meta.id });
   }
   return { created: false, layer: (await getLayer(db, meta.id))! };
 }
@@ -129,5 +132,6 @@ export async function bumpRevision(db: Db, layerId: string): Promise<number> {
         from feature_version where layer_id = ${layerId} having count(*) > 0)
     where id = ${layerId}
     returning revision::int as revision`.execute(db);
+  await notifyChange(db, { kind: 'layer', layerId });
   return rows[0]?.revision ?? 0;
 }

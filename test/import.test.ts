@@ -92,12 +92,14 @@ function importSuite(driver: DriverName) {
         { type: 'Feature', properties: { name: 'empty' }, geometry: { type: 'Polygon', coordinates: [] } },
         { type: 'Feature', properties: { name: 'far' }, geometry: { type: 'Point', coordinates: [218.5, 24.9] } },
         { type: 'Feature', properties: { name: 'short line' }, geometry: { type: 'LineString', coordinates: [[118.5, 24.9]] } },
+        { type: 'Feature', properties: { name: 'no length' }, geometry: { type: 'LineString', coordinates: [[118.5, 24.9], [118.5, 24.9]] } },
       ];
       const text = fc(features).replace('[218.5,24.9]', '[218.5,24.9]');
       const r = await importLayerFile(store.db, { file: file('bad-geoms.geojson', text), layer: 'bad-geoms', domain: 'building' });
       assert.equal(r.inserted, 2);
-      assert.equal(r.rejectedCount, 3);
-      assert.deepEqual(r.rejected.map((x) => x.row), [3, 4, 5]);
+      assert.equal(r.rejectedCount, 4);
+      assert.deepEqual(r.rejected.map((x) => x.row), [3, 4, 5, 6]);
+      assert.match(r.rejected[3]!.reason, /line has no length/);
       assert.match(r.rejected[0]!.reason, /empty polygon/);
       assert.match(r.rejected[1]!.reason, /outside the valid longitude\/latitude range/);
       assert.equal(r.repaired.length, 1);

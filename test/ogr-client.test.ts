@@ -1,25 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { openTestStore, type TestStore } from './helpers/stores.ts';
 import { startServer, type RunningServer } from './helpers/server.ts';
+import { ogrinfo } from './helpers/gdal.ts';
 import { upsertLayer } from '../store/layers.ts';
 import { insertVersions } from '../store/features.ts';
-
-const run = promisify(execFile);
-
-async function ogrinfo(args: string[]): Promise<string> {
-  try {
-    const { stdout } = await run('ogrinfo', args, { timeout: 60_000 });
-    return stdout;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new Error('GDAL ogrinfo is required for this test: apt-get install gdal-bin (.ci/run installs it)');
-    }
-    throw err;
-  }
-}
 
 /** GDAL's OAPIF driver is an independent OGC API - Features client: if it reads us, others will. */
 describe('GDAL ogrinfo reads the OGC API', () => {

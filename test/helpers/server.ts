@@ -2,6 +2,8 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import pino from 'pino';
 import { createApp } from '../../server/app.ts';
+import { openServices } from '../../server/services.ts';
+import type { Services } from '../../server/context.ts';
 import { loadConfig } from '../../server/config.ts';
 import type { Store } from '../../store/db.ts';
 import { ImportQueue } from '../../data-import/import-queue.ts';
@@ -9,11 +11,12 @@ import { ImportQueue } from '../../data-import/import-queue.ts';
 export interface RunningServer { url: string; close(): Promise<void> }
 
 /** The real Koa app on an ephemeral port; tests talk to it over HTTP with fetch. */
-export async function startServer(store: Store, env: Record<string, string> = {}): Promise<RunningServer & { queue: ImportQueue }> {
+export async function startServer(store: Store, env: Record<string, string> = {}): Promise<RunningServer & { queue: ImportQueue; services: Services }> {
   const config = loadConfig({ PORT: '0', ONEMAP_LOG_LEVEL: 'silent', ...env });
   const log = pino({ level: 'silent' });
-  const queue = new ImportQueue(store.db, log);
-  const app = createApp({ config, store, log }, queue);
+  const services = await openServices(config, store, log);
+  const queue = new ImportQueue(store.db, log, (id) => services.catalog.refresh(id));
+  const app = createApp(services, queue);
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });
@@ -21,7 +24,11 @@ export async function startServer(store: Store, env: Record<string, string> = {}
   return {
     queue,
     url: `http://127.0.0.1:${port}`,
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    services,
+    async close() {
+      await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+      await services.close();
+    },
   };
 }
 

@@ -1,0 +1,171 @@
+import { createHash } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../store/schema.ts';
+import type { Layer } from '../store/layers.ts';
+import { FeatureIndexBuilder, type FeatureIndex } from './feature-index.ts';
+import { layerTileConfig, type LayerTileConfig } from './layer-tile-config.ts';
+import { cutTile, tileCacheKey, type TileLayerRequest } from './cut-tile.ts';
+import { TileCache, type TileCacheStats } from './tile-cache.ts';
+
+/**
+ * TileSource over the store (Martin's contract: a TileJSON and a getTile): each layer's versions,
+ * all of them, are held in an in-memory index that is rebuilt when the layer's revision moves on,
+ * so a tile for any instant is cut without a query, and encoded tiles are kept in a byte-bounded
+ * LRU whose keys name the index builds they came from.
+ */
+
+export interface TileServiceOptions {
+  cacheBytes: number;
+  /** Rows fetched per query while building an index. */
+  pageSize?: number;
+}
+
+export interface EncodedTile {
+  readonly bytes: Uint8Array;
+  /** Strong validator: the same key always encodes to the same bytes. */
+  readonly etag: string;
+  readonly featureCounts: Readonly<Record<string, number>>;
+  readonly degraded: boolean;
+}
+
+interface LayerState {
+  revision: number;
+  config: LayerTileConfig;
+  index: Promise<FeatureIndex>;
+  built?: { items: number; memoryBytes: number; ms: number };
+}
+
+export class TileService {
+  readonly #db: Kysely<Database>;
+  readonly #states = new Map<string, LayerState>();
+  readonly #cache: TileCache<EncodedTile>;
+  readonly #pageSize: number;
+
+  constructor(db: Kysely<Database>, options: TileServiceOptions) {
+    this.#db = db;
+    this.#cache = new TileCache<EncodedTile>(options.cacheBytes);
+    this.#pageSize = options.pageSize ?? 20_000;
+  }
+
+  config(layer: Layer): LayerTileConfig {
+    return this.#state(layer).config;
+  }
+
+  /** The layer's index at the catalog's revision, built (once, shared by concurrent requests) when missing or stale. */
+  index(layer: Layer): Promise<FeatureIndex> {
+    return this.#state(layer).index;
+  }
+
+  #state(layer: Layer): LayerState {
+    const existing = this.#states.get(layer.id);
+    if (existing && existing.revision >= layer.revision) return existing;
+    const started = performance.now();
+    const loading = loadLayerIndex(this.#db, layer.id, this.#pageSize);
+    const state: LayerState = { revision: layer.revision, config: layerTileConfig(layer.domain, layer.geometryType), index: loading.then((b) => b.index) };
+    this.#states.set(layer.id, state);
+    // The old build's tiles can never be asked for again (their keys name it): free them now.
+    this.#cache.invalidateLayer(layer.id);
+    loading.then((built) => {
+      state.built = { items: built.index.size, memoryBytes: built.index.memoryBytes(), ms: performance.now() - started };
+      // The snapshot may already be newer than the catalog said; remember what it holds.
+      state.revision = Math.max(state.revision, built.revision);
+    }, () => {
+      if (this.#states.get(layer.id) === state) this.#states.delete(layer.id);
+    });
+    return state;
+  }
+
+  /** Forgets a layer that is gone (or must be re-read whatever its revision). */
+  drop(layerId: string): void {
+    this.#states.delete(layerId);
+    this.#cache.invalidateLayer(layerId);
+  }
+
+  async tile(layers: readonly Layer[], z: number, x: number, y: number, options: { at: Date; properties?: readonly string[] }): Promise<EncodedTile & { cached: boolean }> {
+    const requests: TileLayerRequest[] = await Promise.all(layers.map(async (layer) => ({
+      name: layer.id, index: await this.index(layer), config: this.config(layer), properties: options.properties,
+    })));
+    const at = options.at.getTime();
+    const key = tileCacheKey(requests, z, x, y, at);
+    const hit = this.#cache.get(key);
+    if (hit) return { ...hit, cached: true };
+    const cut = cutTile(requests, z, x, y, at);
+    const tile: EncodedTile = {
+      bytes: cut.bytes,
+      etag: `"${createHash('sha1').update(key).digest('base64url').slice(0, 22)}"`,
+      featureCounts: cut.featureCounts,
+      degraded: cut.degraded,
+    };
+    this.#cache.set(key, tile, layers.map((l) => l.id));
+    return { ...tile, cached: false };
+  }
+
+  stats(): { cache: TileCacheStats; layers: Array<{ id: string; revision: number; items?: number; memoryBytes?: number; buildMs?: number }> } {
+    return {
+      cache: this.#cache.stats(),
+      layers: [...this.#states].map(([id, s]) => ({ id, revision: s.revision, items: s.built?.items, memoryBytes: s.built?.memoryBytes, buildMs: s.built?.ms })),
+    };
+  }
+}
+
+/**
+ * Reads every version of a layer from one snapshot (a concurrent import is either all in or all
+ * out), a page at a time by version id, straight into the index builder.
+ */
+export async function loadLayerIndex(db: Kysely<Database>, layerId: string, pageSize = 20_000): Promise<{ index: FeatureIndex; revision: number }> {
+  return db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
+    const { rows: layerRows } = await sql<{ revision: number }>`select revision::int as revision from layer where id = ${layerId}`.execute(trx);
+    const builder = new FeatureIndexBuilder();
+    let last = 0;
+    for (;;) {
+      // Seven decimals of a degree are 1 cm, far below a z24 tile unit.
+      const { rows } = await sql<{ v: number; id: string; g: string | null; a: string; f: number; t: number | null }>`
+        select version_id as v, feature_id as id, st_asgeojson(geom, 7) as g, attributes::text as a,
+               extract(epoch from valid_from) * 1000 as f, extract(epoch from valid_to) * 1000 as t
+        from feature_version where layer_id = ${layerId} and version_id > ${last}
+        order by version_id limit ${pageSize}`.execute(trx);
+      for (const r of rows) {
+        builder.add({ featureId: r.id, geometry: r.g ? JSON.parse(r.g) : null, attributes: JSON.parse(r.a), validFrom: Number(r.f), validTo: r.t === null ? null : Number(r.t) });
+      }
+      if (rows.length < pageSize) break;
+      last = rows[rows.length - 1]!.v;
+    }
+    return { index: builder.finish(), revision: layerRows[0]?.revision ?? 0 };
+  });
+}
+
+/** TileJSON 3.0.0 for one layer or a composite (https://github.com/mapbox/tilejson-spec/tree/master/3.0.0). */
+export function tileJson(layers: readonly Layer[], configs: readonly LayerTileConfig[], indexes: readonly FeatureIndex[], tileUrl: string): Record<string, unknown> {
+  const minzoom = Math.min(...configs.map((c) => c.minZoom));
+  // Past the smallest maxzoom a client overzooms every layer instead of losing one.
+  const maxzoom = Math.min(...configs.map((c) => c.maxZoom));
+  const boxes = indexes.map((i) => i.bounds()).filter((b): b is [number, number, number, number] => b !== null);
+  const bounds = boxes.length
+    ? [Math.min(...boxes.map((b) => b[0])), Math.min(...boxes.map((b) => b[1])), Math.max(...boxes.map((b) => b[2])), Math.max(...boxes.map((b) => b[3]))]
+    : [-180, -85.05112877980659, 180, 85.0511287798066];
+  const centre = [(bounds[0]! + bounds[2]!) / 2, (bounds[1]! + bounds[3]!) / 2, Math.max(minzoom, Math.min(maxzoom, 14))];
+  return {
+    tilejson: '3.0.0',
+    name: layers.map((l) => l.titleZh).join(' + '),
+    description: layers.map((l) => `${l.titleZh} / ${l.titleEn}`).join('; '),
+    version: '1.0.0',
+    attribution: '泉州城市资源一张图 OneMap',
+    scheme: 'xyz',
+    tiles: [tileUrl],
+    minzoom,
+    maxzoom,
+    bounds,
+    center: centre,
+    vector_layers: layers.map((l, i) => ({
+      id: l.id,
+      description: `${l.titleZh} / ${l.titleEn}`,
+      minzoom: configs[i]!.minZoom,
+      maxzoom: configs[i]!.maxZoom,
+      fields: {
+        feature_id: 'String: the feature id (items endpoint)',
+        ...Object.fromEntries(Object.entries(l.attributeSchema).map(([k, def]) => [k, `${def.type === 'integer' || def.type === 'number' ? 'Number' : def.type === 'boolean' ? 'Boolean' : 'String'}${def.title ? `: ${def.title}` : ''}${def.unit ? ` (${def.unit})` : ''}`])),
+      },
+    })),
+  };
+}
+
