@@ -103,6 +103,14 @@ function tileSuite(driver: DriverName, scale: number) {
       const other = await fetchTile(url, { 'If-None-Match': '"something-else"' });
       assert.equal(other.status, 200);
       assert.deepEqual(other.bytes, first.bytes, 'the cached tile is the tile');
+
+      // fetch asks for gzip and inflates; a client that does not gets the same tile, uncompressed.
+      assert.equal(first.headers.get('content-encoding'), 'gzip');
+      const plain = await fetchTile(url, { 'Accept-Encoding': 'identity' });
+      assert.equal(plain.headers.get('content-encoding'), null);
+      assert.deepEqual(plain.bytes, first.bytes);
+      assert.notEqual(plain.headers.get('etag'), etag, 'each encoding has its own ETag');
+      assert.match(plain.headers.get('vary')!, /Accept-Encoding/);
     });
 
     it('datetime shows the 2020 footprint of a building rebuilt in 2021, and the new one now', async () => {

@@ -25,7 +25,7 @@ interface Entry<T> {
   layers: readonly string[];
 }
 
-export class TileCache<T extends { readonly bytes: Uint8Array } = { readonly bytes: Uint8Array }> {
+export class TileCache<T extends { readonly bytes: Uint8Array; readonly gzip?: Uint8Array } = { readonly bytes: Uint8Array }> {
   readonly #maxBytes: number;
   // Map iteration order is insertion order: re-inserting on a hit makes the first key the least recently used.
   readonly #entries = new Map<string, Entry<T>>();
@@ -58,7 +58,7 @@ export class TileCache<T extends { readonly bytes: Uint8Array } = { readonly byt
    */
   set(key: string, value: T, layers: readonly string[]): void {
     this.#remove(key);
-    const size = value.bytes.byteLength + 2 * key.length + ENTRY_OVERHEAD;
+    const size = value.bytes.byteLength + (value.gzip?.byteLength ?? 0) + 2 * key.length + ENTRY_OVERHEAD;
     if (size > this.#maxBytes) return;
     this.#entries.set(key, { value, size, layers });
     this.#bytes += size;

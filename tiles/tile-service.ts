@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../store/schema.ts';
 import type { Layer } from '../store/layers.ts';
@@ -22,6 +23,11 @@ export interface TileServiceOptions {
 
 export interface EncodedTile {
   readonly bytes: Uint8Array;
+  /**
+   * The same tile gzipped (level 1: 4× smaller on building tiles at 1 ms per 100 KB; level 6
+   * saves another 10% for 3× the time), sent to clients that accept it, as browsers all do.
+   */
+  readonly gzip: Uint8Array;
   /** Strong validator: the same key always encodes to the same bytes. */
   readonly etag: string;
   readonly featureCounts: Readonly<Record<string, number>>;
@@ -92,6 +98,7 @@ export class TileService {
     const cut = cutTile(requests, z, x, y, at);
     const tile: EncodedTile = {
       bytes: cut.bytes,
+      gzip: cut.bytes.byteLength > 0 ? gzipSync(cut.bytes, { level: 1 }) : cut.bytes,
       etag: `"${createHash('sha1').update(key).digest('base64url').slice(0, 22)}"`,
       featureCounts: cut.featureCounts,
       degraded: cut.degraded,

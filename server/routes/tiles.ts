@@ -68,13 +68,16 @@ export function registerTileRoutes(router: Router<RequestState>, services: Servi
         query: { z: tile.z, x: tile.x, y: tile.y, datetime: q.datetime ? at.toISOString() : undefined },
       });
     }
-    ctx.set('ETag', encoded.etag);
+    // One ETag per representation (RFC 9110 8.8.3): the gzipped tile is other bytes.
+    const gzip = encoded.bytes.byteLength > 0 && ctx.acceptsEncodings('gzip', 'identity') === 'gzip';
+    const etag = gzip ? `${encoded.etag.slice(0, -1)}-gz"` : encoded.etag;
+    ctx.set('ETag', etag);
     // Revalidated on every use: the ETag changes the moment a layer changes, and a 304 is cheap.
     ctx.set('Cache-Control', layers.every((l) => l.accessClass === 'public') ? 'public, no-cache' : 'private, no-cache');
-    ctx.set('Vary', 'X-API-Key, Authorization');
+    ctx.set('Vary', 'Accept-Encoding, X-API-Key, Authorization');
     ctx.set('X-Tile-Features', Object.values(encoded.featureCounts).reduce((a, b) => a + b, 0).toString());
     if (encoded.degraded) ctx.set('X-Tile-Degraded', 'simplified or thinned to stay within the size budget');
-    if (ctx.get('If-None-Match').split(',').map((s) => s.trim()).includes(encoded.etag)) {
+    if (ctx.get('If-None-Match').split(',').map((s) => s.trim()).includes(etag)) {
       ctx.status = 304;
       return;
     }
@@ -84,7 +87,9 @@ export function registerTileRoutes(router: Router<RequestState>, services: Servi
       return;
     }
     ctx.type = MVT;
-    ctx.body = Buffer.from(encoded.bytes.buffer, encoded.bytes.byteOffset, encoded.bytes.byteLength);
+    const body = gzip ? encoded.gzip : encoded.bytes;
+    if (gzip) ctx.set('Content-Encoding', 'gzip');
+    ctx.body = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   });
 
   router.get('/tiles/:layers.json', async (ctx: Ctx) => {
