@@ -14,8 +14,9 @@ const blank = (v: unknown) => v === null || v === undefined || (typeof v === 'st
 
 /** Numbers as surveys write them: "1.20", "1.2m", "DN300", "Φ300", "３００". */
 export function toNumber(v: unknown): number | null | InvalidValue {
-  if (blank(v)) return null;
+  // DBF numeric fields arrive as numbers: the common case first.
   if (typeof v === 'number') return Number.isFinite(v) ? v : new InvalidValue(`${v} is not a finite number`);
+  if (blank(v)) return null;
   const s = halfWidth(String(v).trim()).replace(/^(DN|De|Φ|φ|Ø)\s*/i, '').replace(/\s*(mm|m|米|毫米|kV|KV|kv)$/u, '');
   if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return new InvalidValue(`"${String(v)}" is not a number`);
   return Number(s);
@@ -28,7 +29,11 @@ export function toInteger(v: unknown): number | null | InvalidValue {
 }
 
 export function toText(v: unknown): string | null {
-  if (blank(v)) return null;
+  if (typeof v === 'string') {
+    const s = v.trim();
+    return s === '' ? null : s;
+  }
+  if (v === null || v === undefined) return null;
   return String(v).trim();
 }
 
@@ -58,9 +63,11 @@ export const materialCode = codeFrom(MATERIALS);
 export const burialCode = codeFrom(BURIAL_METHODS);
 
 /** 在用/废弃/空管 or 0/1/2. */
+const STATUS_BY_TEXT = new Map(Object.entries(PIPE_STATUS).flatMap(([code, name]) => [[code, Number(code)], [name, Number(code)]]));
+
 export function pipeStatus(v: unknown): number | null | InvalidValue {
+  if (typeof v === 'number' && v in PIPE_STATUS) return v;
   if (blank(v)) return null;
   const s = String(v).trim();
-  for (const [code, name] of Object.entries(PIPE_STATUS)) if (s === name || s === code) return Number(code);
-  return new InvalidValue(`"${s}" is not a pipe status (0 在用, 1 废弃, 2 空管)`);
+  return STATUS_BY_TEXT.get(s) ?? new InvalidValue(`"${s}" is not a pipe status (0 在用, 1 废弃, 2 空管)`);
 }
