@@ -134,6 +134,19 @@ function apiSuite(driver: DriverName, scale: number) {
       assert.equal(revoked.body.error.code, 'InvalidApiKey');
     });
 
+    it('a key revoked while the server runs is refused at once, though keys are cached', async () => {
+      const k = await createApiKey(store.db, { name: 'soon gone', role: 'viewer' });
+      assert.equal((await getJson(`${server.url}/collections`, { 'X-API-Key': k.key })).status, 200);
+      await revokeApiKey(store.db, String(k.id));
+      // The revocation reaches the server as a NOTIFY at commit: within milliseconds, not a minute.
+      let status = 0;
+      for (let i = 0; i < 40 && status !== 401; i++) {
+        status = (await getJson(`${server.url}/collections`, { 'X-API-Key': k.key })).status;
+        if (status !== 401) await new Promise((r) => setTimeout(r, 25));
+      }
+      assert.equal(status, 401);
+    });
+
     it('a building rebuilt in 2021 reads its old footprint as of 2020-06-01', async () => {
       const id = city.history.rebuiltBuildingIds[0]!;
       const versions = versionsOf('buildings').filter((v) => v.featureId === id);
