@@ -8,7 +8,13 @@ import { registerOgcRoutes } from './routes/ogc.ts';
 import { registerCollectionRoutes } from './routes/collections.ts';
 import { registerImportRoutes } from './routes/imports.ts';
 import { registerTileRoutes } from './routes/tiles.ts';
+import { registerWebRoutes } from './routes/web.ts';
 import { ImportQueue } from '../data-import/import-queue.ts';
+
+/** API keys passed in the URL (map clients that cannot send headers) stay out of the logs. */
+export function redactKey(url: string): string {
+  return url.replace(/([?&]api_key=)[^&#]*/gi, '$1***');
+}
 
 export function createApp(services: Services, queue = new ImportQueue(services.store.db, services.log, (id) => services.catalog.refresh(id))): Koa<RequestState> {
   const app = new Koa<RequestState>();
@@ -18,6 +24,7 @@ export function createApp(services: Services, queue = new ImportQueue(services.s
   registerCollectionRoutes(router, services);
   registerImportRoutes(router, services, queue);
   registerTileRoutes(router, services);
+  registerWebRoutes(router, services);
 
   app.use(async (ctx, next) => {
     const started = performance.now();
@@ -26,7 +33,7 @@ export function createApp(services: Services, queue = new ImportQueue(services.s
     try {
       await next();
     } finally {
-      services.log.info({ requestId: ctx.state.requestId, method: ctx.method, url: ctx.url, status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
+      services.log.info({ requestId: ctx.state.requestId, method: ctx.method, url: redactKey(ctx.url), status: ctx.status, ms: Math.round(performance.now() - started) }, 'request');
     }
   });
   app.use(errorMiddleware(services.log));

@@ -14,8 +14,16 @@ export const CONFORMANCE = [
 
 export function registerOgcRoutes(router: Router<RequestState>, services: Services): void {
   router.get('/', async (ctx: Ctx) => {
-    readParams(ctx.query, COMMON_PARAMS);
+    const q = readParams(ctx.query, COMMON_PARAMS);
     const base = baseUrl(ctx, services);
+    // A browser (Accept prefers text/html) is sent to the web map; API clients, which send */* or
+    // application/json, and anyone asking f=json, get the landing page.
+    ctx.vary('Accept');
+    if (!q.f && ctx.accepts('json', 'html') === 'html') {
+      ctx.status = 303;
+      ctx.redirect(`${base}/map`);
+      return;
+    }
     ctx.body = {
       title: 'OneMap 一张图',
       description: '泉州城市资源一张图: pipelines, buildings, land, water, roads and green space in one space-time store (CGCS2000).',
@@ -24,6 +32,7 @@ export function registerOgcRoutes(router: Router<RequestState>, services: Servic
         { rel: 'service-desc', type: 'application/vnd.oai.openapi+json;version=3.0', title: 'OpenAPI definition', href: `${base}/api` },
         { rel: 'conformance', type: 'application/json', title: 'Conformance classes', href: `${base}/conformance` },
         { rel: 'data', type: 'application/json', title: 'Collections', href: `${base}/collections` },
+        { rel: 'alternate', type: 'text/html', title: '一张图 web map', href: `${base}/map` },
       ],
     };
   });
