@@ -45,3 +45,12 @@ describe('configuration', () => {
     assert.equal(loadConfig({ PORT: '', DATABASE_URL: '' }).port, 3000);
   });
 });
+
+describe('request log', () => {
+  it('redacts API keys passed in the URL', async () => {
+    const { redactKey } = await import('../server/app.ts');
+    assert.equal(redactKey('/tiles/gas-pipes/16/1/2.mvt?api_key=om_secret&datetime=2020'), '/tiles/gas-pipes/16/1/2.mvt?api_key=***&datetime=2020');
+    assert.equal(redactKey('/collections?f=json&API_KEY=x'), '/collections?f=json&API_KEY=***');
+    assert.equal(redactKey('/collections?mapi_key=x'), '/collections?mapi_key=x');
+  });
+});
