@@ -9,6 +9,7 @@ import { registerCollectionRoutes } from './routes/collections.ts';
 import { registerImportRoutes } from './routes/imports.ts';
 import { registerTileRoutes } from './routes/tiles.ts';
 import { registerWebRoutes } from './routes/web.ts';
+import { registerDeviceRoutes } from './routes/devices.ts';
 import { ImportQueue } from '../data-import/import-queue.ts';
 
 /** API keys passed in the URL (map clients that cannot send headers) stay out of the logs. */
@@ -25,6 +26,7 @@ export function createApp(services: Services, queue = new ImportQueue(services.s
   registerImportRoutes(router, services, queue);
   registerTileRoutes(router, services);
   registerWebRoutes(router, services);
+  registerDeviceRoutes(router, services);
 
   app.use(async (ctx, next) => {
     const started = performance.now();

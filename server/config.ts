@@ -23,6 +23,7 @@ const schema = z.object({
   /** Largest accepted upload at POST /imports. */
   ONEMAP_UPLOAD_LIMIT_MB: z.coerce.number({ message: 'must be a number' }).positive().max(1_000_000).default(512),
   ONEMAP_TILE_CACHE_MB: z.coerce.number({ message: 'must be a number' }).min(0).max(1_000_000).default(256),
+  ONEMAP_TRACK_RETENTION_DAYS: z.coerce.number({ message: 'must be a number' }).positive().max(36_500).default(30),
   ONEMAP_DEMO_SEED: z.coerce.number({ message: 'must be a number' }).int().default(20260101),
 });
 
@@ -38,6 +39,8 @@ export interface Config {
   demoScale: number;
   demoSeed: number;
   uploadLimitBytes: number;
+  /** Device tracks older than this are deleted (personal data is kept no longer than needed). */
+  trackRetentionDays: number;
   /** Memory for encoded vector tiles (LRU). */
   tileCacheBytes: number;
 }
@@ -70,6 +73,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     demoScale: e.ONEMAP_DEMO_SCALE,
     demoSeed: e.ONEMAP_DEMO_SEED,
     uploadLimitBytes: Math.round(e.ONEMAP_UPLOAD_LIMIT_MB * 1024 * 1024),
+    trackRetentionDays: e.ONEMAP_TRACK_RETENTION_DAYS,
     tileCacheBytes: Math.round(e.ONEMAP_TILE_CACHE_MB * 1024 * 1024),
   });
 }

@@ -4,6 +4,7 @@ import type { Store } from '../store/db.ts';
 import { ChangeFeed } from '../store/changes.ts';
 import { LayerCatalog } from '../store/layer-catalog.ts';
 import { TileService } from '../tiles/tile-service.ts';
+import { purgeTracks } from '../store/tracks.ts';
 import type { Services } from './context.ts';
 
 /** Opens what the routes share, wired to the change feed; `close` releases it (not the store). */
@@ -15,9 +16,19 @@ export async function openServices(config: Readonly<Config>, store: Store, log: 
   changes.subscribe((change) => {
     if (change.kind === 'layer') void catalog.refresh(change.layerId).then(() => { if (!catalog.get(change.layerId)) tiles.drop(change.layerId); }, () => undefined);
   });
+  // Retention of device tracks: at start and every hour after.
+  const purge = () => {
+    const cutoff = new Date(Date.now() - config.trackRetentionDays * 86_400_000);
+    purgeTracks(store.db, cutoff).then((n) => { if (n > 0) log.info({ deleted: n, before: cutoff.toISOString() }, 'device fixes past retention deleted'); },
+      (err: unknown) => log.warn({ err }, 'device track retention purge failed'));
+  };
+  purge();
+  const timer = setInterval(purge, 3_600_000);
+  timer.unref();
   return {
     config, store, log, changes, catalog, tiles,
     async close() {
+      clearInterval(timer);
       catalog.close();
       await changes.close();
     },

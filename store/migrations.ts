@@ -105,6 +105,30 @@ const migrations: Record<string, Migration> = {
         )`.execute(db);
     },
   },
+  '2026-12-02-005-device-fixes': {
+    async up(db: Kysely<any>) {
+      // A device's track: the fixes it reported (NMEA) or OneMap fused for it. Kept for a
+      // configured retention period and deleted on request (personal data: the device's owner).
+      await sql`
+        create table device_fix (
+          device_id text not null check (length(device_id) between 1 and 128),
+          fix_time timestamptz not null,
+          source text not null check (source in ('nmea', 'fused')),
+          geom geometry(Point, 4490) not null,
+          accuracy_m real,
+          confidence real,
+          alt_msl real,
+          mode smallint,
+          status smallint,
+          satellites smallint,
+          hdop real,
+          sources text[],
+          received_at timestamptz not null default now(),
+          primary key (device_id, source, fix_time)
+        )`.execute(db);
+      await sql`create index device_fix_time on device_fix (fix_time)`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -7,6 +7,23 @@ export interface Database {
   api_key: ApiKeyTable;
   audit_log: AuditLogTable;
   import_job: ImportJobTable;
+  device_fix: DeviceFixTable;
+}
+
+export interface DeviceFixTable {
+  device_id: string;
+  fix_time: Date;
+  source: 'nmea' | 'fused';
+  geom: string;
+  accuracy_m: number | null;
+  confidence: number | null;
+  alt_msl: number | null;
+  mode: number | null;
+  status: number | null;
+  satellites: number | null;
+  hdop: number | null;
+  sources: string[] | null;
+  received_at: ColumnType<Date, never, never>;
 }
 
 export interface ImportJobTable {
