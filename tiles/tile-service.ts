@@ -81,6 +81,11 @@ export class TileService {
     return state;
   }
 
+  /** Builds the indexes of these layers one after the other (after start-up, so that the first map is quick). */
+  async warm(layers: readonly Layer[]): Promise<void> {
+    for (const layer of layers) await this.index(layer);
+  }
+
   /** Forgets a layer that is gone (or must be re-read whatever its revision). */
   drop(layerId: string): void {
     this.#states.delete(layerId);
