@@ -10,6 +10,7 @@ import { registerImportRoutes } from './routes/imports.ts';
 import { registerTileRoutes } from './routes/tiles.ts';
 import { registerWebRoutes } from './routes/web.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
+import { registerPositionRoutes } from './routes/position.ts';
 import { ImportQueue } from '../data-import/import-queue.ts';
 
 /** API keys passed in the URL (map clients that cannot send headers) stay out of the logs. */
@@ -27,6 +28,7 @@ export function createApp(services: Services, queue = new ImportQueue(services.s
   registerTileRoutes(router, services);
   registerWebRoutes(router, services);
   registerDeviceRoutes(router, services);
+  registerPositionRoutes(router, services);
 
   app.use(async (ctx, next) => {
     const started = performance.now();

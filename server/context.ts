@@ -7,6 +7,8 @@ import type { Principal } from '../store/access.ts';
 import type { ChangeFeed } from '../store/changes.ts';
 import type { LayerCatalog } from '../store/layer-catalog.ts';
 import type { TileService } from '../tiles/tile-service.ts';
+import type { PositionFuser } from '../position/fuse.ts';
+import type { SwappableRadioLookup } from './services.ts';
 
 /** What every route gets: passed in once, never read from globals. */
 export interface Services {
@@ -18,6 +20,10 @@ export interface Services {
   /** The layer catalog in memory, for paths that cannot afford a query per request. */
   catalog: LayerCatalog;
   tiles: TileService;
+  /** Cell towers and Wi-Fi access points, for positions without GNSS. */
+  radio: SwappableRadioLookup;
+  /** Per-device position filters (in memory, with a TTL). */
+  fuser: PositionFuser;
 }
 
 export interface RequestState {

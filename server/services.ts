@@ -5,6 +5,19 @@ import { ChangeFeed } from '../store/changes.ts';
 import { LayerCatalog } from '../store/layer-catalog.ts';
 import { TileService } from '../tiles/tile-service.ts';
 import { purgeTracks } from '../store/tracks.ts';
+import { loadRadioMap } from '../store/radio.ts';
+import { PositionFuser } from '../position/fuse.ts';
+import type { CellKey, CellTower, RadioLookup, RadioMap, WifiAccessPoint } from '../position/radio-map.ts';
+
+/** The fuser keeps its lookup; a reload swaps the table behind it. */
+export class SwappableRadioLookup implements RadioLookup {
+  #map: RadioMap;
+  constructor(map: RadioMap) { this.#map = map; }
+  swap(map: RadioMap): void { this.#map = map; }
+  get size(): { cells: number; wifi: number } { return { cells: this.#map.cellCount, wifi: this.#map.wifiCount }; }
+  findCell(key: CellKey): CellTower | undefined { return this.#map.findCell(key); }
+  findWifi(mac: string): WifiAccessPoint | undefined { return this.#map.findWifi(mac); }
+}
 import type { Services } from './context.ts';
 
 /** Opens what the routes share, wired to the change feed; `close` releases it (not the store). */
@@ -25,8 +38,16 @@ export async function openServices(config: Readonly<Config>, store: Store, log: 
   purge();
   const timer = setInterval(purge, 3_600_000);
   timer.unref();
+  // Cell towers and Wi-Fi access points in memory for the fuser, re-read when they change.
+  const radio = new SwappableRadioLookup(await loadRadioMap(store.db));
+  changes.subscribe((change) => {
+    if (change.kind === 'radio' || change.kind === 'resync') {
+      loadRadioMap(store.db).then((map) => radio.swap(map), (err: unknown) => log.warn({ err }, 'reloading the cell tower table failed'));
+    }
+  });
+  const fuser = new PositionFuser(radio);
   return {
-    config, store, log, changes, catalog, tiles,
+    config, store, log, changes, catalog, tiles, radio, fuser,
     async close() {
       clearInterval(timer);
       catalog.close();

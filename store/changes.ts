@@ -11,6 +11,8 @@ export const CHANGE_CHANNEL = 'onemap_changes';
 export type Change =
   | { kind: 'layer'; layerId: string }
   | { kind: 'keys' }
+  /** The cell tower or Wi-Fi tables changed. */
+  | { kind: 'radio' }
   /** Notifications may have been missed (the listening connection was lost): re-read everything. */
   | { kind: 'resync' };
 
@@ -21,6 +23,7 @@ export function encodeChange(change: Change): string {
 export function decodeChange(payload: string | null): Change | undefined {
   if (payload === null || payload === 'resync') return { kind: 'resync' };
   if (payload === 'keys') return { kind: 'keys' };
+  if (payload === 'radio') return { kind: 'radio' };
   if (payload.startsWith('layer:')) return { kind: 'layer', layerId: payload.slice(6) };
   return undefined;
 }

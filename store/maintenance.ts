@@ -11,7 +11,7 @@ export async function emptyStore(db: Kysely<Database>): Promise<void> {
   const { rows } = await sql<{ name: string }>`
     select inhrelid::regclass::text as name from pg_inherits where inhparent = 'feature_version'::regclass`.execute(db);
   for (const { name } of rows) await sql`drop table ${sql.table(name)}`.execute(db);
-  await sql`truncate import_job, audit_log, api_key, layer, device_fix restart identity cascade`.execute(db);
+  await sql`truncate import_job, audit_log, api_key, layer, device_fix, radio_cell, radio_wifi restart identity cascade`.execute(db);
   await notifyChange(db, { kind: 'resync' });
 }
 

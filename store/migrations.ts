@@ -129,6 +129,25 @@ const migrations: Record<string, Migration> = {
       await sql`create index device_fix_time on device_fix (fix_time)`.execute(db);
     },
   },
+  '2026-12-02-006-radio-sources': {
+    async up(db: Kysely<any>) {
+      // Where cell towers and Wi-Fi access points are (OpenCellID's format), for positions
+      // without GNSS. A tower is known by mcc/mnc/area/cell; the radio type is a property.
+      await sql`
+        create table radio_cell (
+          mcc integer not null, mnc integer not null, area bigint not null, cell bigint not null,
+          radio text not null, lon double precision not null, lat double precision not null,
+          range_m real not null, samples integer not null default 0,
+          updated_at timestamptz not null default now(),
+          primary key (mcc, mnc, area, cell)
+        )`.execute(db);
+      await sql`
+        create table radio_wifi (
+          mac text primary key, lon double precision not null, lat double precision not null, range_m real not null,
+          updated_at timestamptz not null default now()
+        )`.execute(db);
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -8,6 +8,19 @@ export interface Database {
   audit_log: AuditLogTable;
   import_job: ImportJobTable;
   device_fix: DeviceFixTable;
+  radio_cell: RadioCellTable;
+  radio_wifi: RadioWifiTable;
+}
+
+export interface RadioCellTable {
+  mcc: number; mnc: number; area: number; cell: number; radio: string;
+  lon: number; lat: number; range_m: number; samples: number;
+  updated_at: ColumnType<Date, never, never>;
+}
+
+export interface RadioWifiTable {
+  mac: string; lon: number; lat: number; range_m: number;
+  updated_at: ColumnType<Date, never, never>;
 }
 
 export interface DeviceFixTable {
