@@ -8,6 +8,9 @@ import { loadDemoCity } from '../fixtures/load-demo-city.ts';
 import { importLayerFile, ImportError, rejectedRowsCsv, type ImportProgress, type ImportReport } from '../data-import/import-file.ts';
 import { ACCESS_CLASSES, DOMAINS, type AccessClass, type Domain } from '../store/layer-meta.ts';
 import { writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { parseOpenCellIdCsv, parseWifiCsv } from '../position/radio-csv.ts';
+import { saveCells, saveWifi } from '../store/radio.ts';
 
 const USAGE = `onemap — OneMap 一张图 command line
 
@@ -20,6 +23,8 @@ const USAGE = `onemap — OneMap 一张图 command line
          [--title 中文名] [--title-en NAME] [--access public|internal|restricted]
          [--x COL --y COL | --wkt COL] [--rejected-csv FILE]
       FILE: .shp or .zip (Shapefile), .geojson/.json, .geojsons/.ndjson, .csv
+  onemap radio import FILE [--wifi]          cell towers (OpenCellID CSV: radio,mcc,net,area,cell,unit,lon,lat,range,…)
+                                              or Wi-Fi access points (--wifi: mac,lon,lat[,range]) for positions without GNSS
 
 The store is chosen as by the server: DATABASE_URL, else the embedded PGlite in ONEMAP_DATA_DIR
 (stop the server first: one embedded database can be opened by one process at a time).`;
@@ -167,11 +172,25 @@ async function importCommand(args: string[]): Promise<void> {
   });
 }
 
+async function radio(args: string[]): Promise<void> {
+  const [sub, file, ...rest] = args;
+  const { values } = parseArgs({ args: rest, options: { wifi: { type: 'boolean' } } });
+  if (sub !== 'import' || !file) throw new UsageError('onemap radio import FILE [--wifi]');
+  const text = await readFile(file, 'utf8');
+  const { map, report } = values.wifi ? parseWifiCsv(text) : parseOpenCellIdCsv(text);
+  for (const r of report.rejected.slice(0, 20)) console.error(`${path.basename(file)}, line ${r.line}: ${r.message}`);
+  await withStore(async (store) => {
+    const n = values.wifi ? await saveWifi(store.db, map.wifiAccessPoints()) : await saveCells(store.db, map.cellTowers());
+    console.log(`${n} ${values.wifi ? 'access points' : 'cell towers'} stored; ${report.rejectedCount} lines rejected`);
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'import') return importCommand(rest);
   if (command === 'keys') return keys(rest);
   if (command === 'demo') return demo(rest);
+  if (command === 'radio') return radio(rest);
   if (!command || command === 'help' || command === '--help') {
     console.log(USAGE);
     return;

@@ -77,6 +77,15 @@ export class RadioMap implements RadioLookup {
     return this.wifi.size;
   }
 
+  *cellTowers(): IterableIterator<CellTower> {
+    yield* this.cells.values();
+    yield* this.clashing.values();
+  }
+
+  wifiAccessPoints(): IterableIterator<WifiAccessPoint> {
+    return this.wifi.values();
+  }
+
   /** Adds a cell; a second row for the same radio and identity replaces the first. Returns true if it replaced one. */
   addCell(tower: CellTower): boolean {
     const key = cellKey(tower.mcc, tower.mnc, tower.area, tower.cell);

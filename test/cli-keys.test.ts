@@ -5,6 +5,10 @@ import { promisify } from 'node:util';
 import { openTestStore, POSTGIS_URL, type TestStore } from './helpers/stores.ts';
 import { principalForKey } from '../store/access.ts';
 import { upsertLayer } from '../store/layers.ts';
+import { loadRadioMap } from '../store/radio.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 const run = promisify(execFile);
 const cli = (args: string[]) =>
@@ -51,5 +55,34 @@ describe('onemap keys (CLI)', () => {
       assert.match(err.stderr, /unknown layers: no-such-layer/);
       return true;
     });
+  });
+});
+
+describe('onemap radio import (CLI)', () => {
+  let store: TestStore;
+  let dir: string;
+  before(async () => {
+    store = await openTestStore('postgres');
+    dir = mkdtempSync(path.join(os.tmpdir(), 'onemap-radio-'));
+  });
+  after(async () => {
+    await store?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stores an OpenCellID CSV\'s towers, names the bad lines, and the fuser can load them', async () => {
+    const file = path.join(dir, 'cells.csv');
+    writeFileSync(file, [
+      'radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal',
+      'LTE,460,0,22547,7001,0,118.6,24.91,800,12,1,1500000000,1600000000,0',
+      'GSM,460,1,9120,7002,0,118.61,24.92,1500,3,1,1500000000,1600000000,0',
+      'LTE,460,0,bad,7003,0,118.6,24.91,800,12,1,1500000000,1600000000,0',
+    ].join('\n'));
+    const { stdout, stderr } = await cli(['radio', 'import', file]);
+    assert.match(stdout, /2 cell towers stored; 1 lines rejected/);
+    assert.match(stderr, /cells\.csv, line 4: area "bad"/);
+    const map = await loadRadioMap(store.db);
+    const tower = map.findCell({ mcc: 460, mnc: 1, area: 9120, cell: 7002 });
+    assert.deepEqual([tower?.radio, tower?.lon, tower?.lat, tower?.range], ['GSM', 118.61, 24.92, 1500]);
   });
 });
