@@ -60,7 +60,7 @@ function sampleTiles(points: Array<[number, number]>, seed: string): Tile[] {
 /** `npm start` against the benchmark database, on a free port; resolves once it serves. */
 function startServerProcess(databaseUrl: string): Promise<{ base: string; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', ONEMAP_LOG_LEVEL: 'warn', ONEMAP_LOAD_DEMO: 'false' },
+    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', ONEMAP_LOG_LEVEL: 'warn', ONEMAP_LOAD_DEMO: 'false', ONEMAP_TILE_WARMUP: 'false' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {

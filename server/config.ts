@@ -22,6 +22,7 @@ const schema = z.object({
   ONEMAP_DEMO_SCALE: z.coerce.number({ message: 'must be a number' }).positive().max(100).default(1),
   /** Largest accepted upload at POST /imports. */
   ONEMAP_UPLOAD_LIMIT_MB: z.coerce.number({ message: 'must be a number' }).positive().max(1_000_000).default(512),
+  ONEMAP_TILE_WARMUP: boolean.default(true),
   ONEMAP_TILE_CACHE_MB: z.coerce.number({ message: 'must be a number' }).min(0).max(1_000_000).default(256),
   ONEMAP_TRACK_RETENTION_DAYS: z.coerce.number({ message: 'must be a number' }).positive().max(36_500).default(30),
   ONEMAP_DEMO_SEED: z.coerce.number({ message: 'must be a number' }).int().default(20260101),
@@ -41,6 +42,8 @@ export interface Config {
   uploadLimitBytes: number;
   /** Device tracks older than this are deleted (personal data is kept no longer than needed). */
   trackRetentionDays: number;
+  /** Build every layer's tile index once the server listens (else on each layer's first tile). */
+  tileWarmup: boolean;
   /** Memory for encoded vector tiles (LRU). */
   tileCacheBytes: number;
 }
@@ -74,6 +77,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     demoSeed: e.ONEMAP_DEMO_SEED,
     uploadLimitBytes: Math.round(e.ONEMAP_UPLOAD_LIMIT_MB * 1024 * 1024),
     trackRetentionDays: e.ONEMAP_TRACK_RETENTION_DAYS,
+    tileWarmup: e.ONEMAP_TILE_WARMUP,
     tileCacheBytes: Math.round(e.ONEMAP_TILE_CACHE_MB * 1024 * 1024),
   });
 }

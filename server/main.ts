@@ -50,6 +50,7 @@ async function main() {
     const url = config.publicUrl ?? `http://localhost:${port}`;
     log.info({ url, driver: store.driver, startupMs: Math.round(performance.now() - started) }, 'OneMap is serving');
     console.log(`OneMap 一张图 is serving at ${url}  (driver: ${store.driver}; started in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+    if (!config.tileWarmup) return;
     const warming = performance.now();
     services.tiles.warm(services.catalog.all()).then(
       () => log.info({ ms: Math.round(performance.now() - warming), layers: services.tiles.stats().layers.length }, 'tile indexes built'),
