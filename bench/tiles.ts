@@ -10,9 +10,10 @@
  *   npm run bench:tiles -- [--scale 10] [--per-zoom 150] [--duration 10] [--db postgres://...]
  */
 import { parseArgs } from 'node:util';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import pg from 'pg';
-import { spawn, type ChildProcess } from 'node:child_process';
 import autocannon from 'autocannon';
 import { SESSION_OPTIONS } from '../store/db.ts';
 import { getLayer, type Layer } from '../store/layers.ts';
@@ -23,12 +24,13 @@ import { tileForLonLat } from '../tiles/tile-math.ts';
 import { rngFor } from '../fixtures/demo-city/random.ts';
 import { openDemoStore } from './demo-store.ts';
 import { summarize } from './stats.ts';
+import { startServerProcess } from './server-process.ts';
 
 const { values } = parseArgs({
   options: {
     scale: { type: 'string', default: '10' },
     'per-zoom': { type: 'string', default: '150' },
-    duration: { type: 'string', default: '10' },
+    duration: { type: 'string', default: '5' },
     db: { type: 'string', default: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/onemap_bench' },
   },
 });
@@ -57,20 +59,29 @@ function sampleTiles(points: Array<[number, number]>, seed: string): Tile[] {
   return out;
 }
 
-/** `npm start` against the benchmark database, on a free port; resolves once it serves. */
-function startServerProcess(databaseUrl: string): Promise<{ base: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', ONEMAP_LOG_LEVEL: 'warn', ONEMAP_LOAD_DEMO: 'false', ONEMAP_TILE_WARMUP: 'false' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/** CPU seconds the process has used (user + system, from /proc). */
+function processCpu(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
+/** Waits until the process has used under 5% of a core for a second (start-up indexing done). */
+async function waitUntilIdle(pid: number): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const a = processCpu(pid);
+    await new Promise((r) => setTimeout(r, 1000));
+    if (processCpu(pid) - a < 0.05) return;
+  }
+}
+
+/** The tile as sent to a browser: gzipped bytes, not inflated (fetch would inflate them). */
+function getGzipped(url: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /serving at (http:\/\/[^\s]+)/.exec(out);
-      if (m) resolve({ base: m[1]!.replace('localhost', '127.0.0.1'), child });
-    });
-    child.on('exit', (code) => reject(new Error(`the server exited (${code}) before serving: ${out}`)));
+    http.get(url, { headers: { 'accept-encoding': 'gzip' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+    }).on('error', reject);
   });
 }
 
@@ -147,25 +158,40 @@ async function main() {
   results.indexMiBPerMillion = perMillion;
 
   // Warm: the whole HTTP path (auth, catalog, cache lookup, ETag) with every tile already cached,
-  // the server in a process of its own as in production, autocannon in this one.
+  // the server in a process of its own as in production, autocannon in this one, one zoom at a
+  // time (tile sizes differ 50-fold between z13 and z16). The control is a bare node:http server
+  // answering the same paths with the same gzipped bytes: autocannon decodes every body as text,
+  // and on two shared cores that, not the server, caps big tiles.
   const server = await startServerProcess(url);
-  for (const u of allUrls) await (await fetch(server.base + u)).arrayBuffer();
+  const gz: Record<string, string> = {};
+  for (const u of allUrls) gz[u] = (await getGzipped(server.base + u)).toString('base64');
+  await waitUntilIdle(server.child.pid!);
+  mkdirSync('bench/out', { recursive: true });
+  writeFileSync('bench/out/warm-tiles.json', JSON.stringify(gz));
+  const bare = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-tile-server.ts', 'bench/out/warm-tiles.json', '3993'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise((resolve) => bare.stdout!.once('data', resolve));
   const duration = Number(values.duration);
-  const warm = await autocannon({
-    url: server.base,
-    connections: 32,
-    duration,
-    // As browsers and MapLibre send it: tiles go out gzipped.
-    headers: { 'accept-encoding': 'gzip' },
-    requests: allUrls.map((path) => ({ method: 'GET', path })),
-  });
-  const ok = warm['2xx'];
-  console.log(`\nwarm cache over HTTP (server process with request logs at warn; autocannon, 32 connections, ${duration} s, ${allUrls.length} distinct tiles):`);
-  console.log(`  ${(ok / duration).toFixed(0)} tiles/s (2xx), ${(warm.throughput.average / 2 ** 20).toFixed(0)} MiB/s, latency p50 ${warm.latency.p50} ms, p99 ${warm.latency.p99} ms, non-2xx ${warm.non2xx}, errors ${warm.errors}`);
-  results.warm = { tilesPerSecond: ok / duration, p50: warm.latency.p50, p99: warm.latency.p99, non2xx: warm.non2xx, errors: warm.errors };
+  const warm: Record<string, unknown> = {};
+  console.log(`\nwarm cache over HTTP, gzip (server process, request logs at warn; autocannon, 32 connections, ${duration} s per zoom):`);
+  console.log(`  ${'zoom'.padEnd(6)} ${'tiles'.padStart(6)} ${'avg KiB'.padStart(8)} ${'OneMap tiles/s'.padStart(15)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'server cores'.padStart(13)} ${'bare node:http tiles/s'.padStart(23)} ${'ratio'.padStart(6)}`);
+  for (const z of ZOOMS) {
+    const paths = allUrls.filter((u) => u.split('/')[3] === String(z));
+    if (paths.length === 0) continue;
+    const avg = paths.reduce((a, p) => a + Buffer.byteLength(gz[p]!, 'base64'), 0) / paths.length;
+    const requests = paths.map((path) => ({ method: 'GET' as const, path }));
+    const cpu0 = processCpu(server.child.pid!);
+    const ours = await autocannon({ url: server.base, connections: 32, duration, headers: { 'accept-encoding': 'gzip' }, requests });
+    const cores = (processCpu(server.child.pid!) - cpu0) / duration;
+    const control = await autocannon({ url: 'http://127.0.0.1:3993', connections: 32, duration, headers: { 'accept-encoding': 'gzip' }, requests });
+    const rate = ours['2xx'] / duration;
+    const bareRate = control['2xx'] / duration;
+    console.log(`  ${`z${z}`.padEnd(6)} ${String(paths.length).padStart(6)} ${(avg / 1024).toFixed(1).padStart(8)} ${rate.toFixed(0).padStart(15)} ${String(ours.latency.p50).padStart(7)} ${String(ours.latency.p99).padStart(7)} ${cores.toFixed(2).padStart(13)} ${bareRate.toFixed(0).padStart(23)} ${(rate / bareRate).toFixed(2).padStart(6)}${ours.non2xx || ours.errors ? `  non-2xx ${ours.non2xx}, errors ${ours.errors}` : ''}`);
+    warm[`z${z}`] = { tiles: paths.length, avgBytes: avg, tilesPerSecond: rate, p50: ours.latency.p50, p99: ours.latency.p99, serverCores: cores, bareTilesPerSecond: bareRate };
+  }
+  results.warm = warm;
+  bare.kill('SIGTERM');
   server.child.kill('SIGTERM');
 
-  mkdirSync('bench/out', { recursive: true });
   writeFileSync('bench/out/tiles.json', JSON.stringify(results, null, 2));
   await client.end();
   await store.close();
