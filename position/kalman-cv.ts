@@ -157,16 +157,12 @@ export class ConstantVelocityFilter {
 
   /** The variance along the position error ellipse's major axis (largest eigenvalue of P_pos). */
   positionVarianceMax(): number {
-    const P = this.P;
-    const h = (P[0] - P[5]) / 2;
-    return (P[0] + P[5]) / 2 + Math.sqrt(h * h + P[1] * P[1]);
+    return majorVariance(this.P, 0);
   }
 
   /** The variance along the velocity error ellipse's major axis. */
   velocityVarianceMax(): number {
-    const P = this.P;
-    const h = (P[10] - P[15]) / 2;
-    return (P[10] + P[15]) / 2 + Math.sqrt(h * h + P[11] * P[11]);
+    return majorVariance(this.P, 10);
   }
 
   /**
@@ -187,4 +183,13 @@ export class ConstantVelocityFilter {
     this.x[0] -= de;
     this.x[1] -= dn;
   }
+}
+
+/**
+ * The largest eigenvalue of the 2×2 block of a row-major 4×4 covariance starting at `at`
+ * (0: position, 10: velocity): the variance along the error ellipse's major axis.
+ */
+export function majorVariance(P: Float64Array, at: number): number {
+  const h = (P[at]! - P[at + 5]!) / 2;
+  return (P[at]! + P[at + 5]!) / 2 + Math.sqrt(h * h + P[at + 1]! * P[at + 1]!);
 }

@@ -13,7 +13,7 @@
  * about a microsecond per update, allocation-free.
  */
 
-import { ConstantVelocityFilter } from './kalman-cv.ts';
+import { ConstantVelocityFilter, majorVariance } from './kalman-cv.ts';
 
 export interface ImmModels {
   /** Acceleration noise power spectral density (m²/s³) of the steady model and of the manoeuvring one. */
@@ -126,15 +126,11 @@ export class ImmConstantVelocity {
   }
 
   positionVarianceMax(): number {
-    const P = this.P;
-    const h = (P[0] - P[5]) / 2;
-    return (P[0] + P[5]) / 2 + Math.sqrt(h * h + P[1] * P[1]);
+    return majorVariance(this.P, 0);
   }
 
   velocityVarianceMax(): number {
-    const P = this.P;
-    const h = (P[10] - P[15]) / 2;
-    return (P[10] + P[15]) / 2 + Math.sqrt(h * h + P[11] * P[11]);
+    return majorVariance(this.P, 10);
   }
 
   /** x = Σ μⱼ xⱼ, P = Σ μⱼ (Pⱼ + (xⱼ − x)(xⱼ − x)ᵀ). */

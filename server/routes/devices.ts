@@ -20,7 +20,7 @@ export const crsParam: ParamSpec<Datum, 'crs'> = {
   },
 };
 
-const deviceIdParam: ParamSpec<string, 'deviceId'> = {
+export const deviceIdParam: ParamSpec<string, 'deviceId'> = {
   name: 'deviceId',
   description: 'Store the fixes as this device\'s track (needs an API key).',
   schema: { type: 'string', maxLength: 128 },

@@ -7,18 +7,13 @@ import { AppError, badParameter } from '../errors.ts';
 import type { Ctx, RequestState, Services } from '../context.ts';
 import { apiKeyParam, readParams, type ParamSpec } from '../params.ts';
 import { readBody } from '../body.ts';
-import { crsParam } from './devices.ts';
+import { crsParam, deviceIdParam } from './devices.ts';
 
 const BODY_LIMIT = 4 * 1024 * 1024;
 
 const deviceQueryParam: ParamSpec<string, 'deviceId'> = {
-  name: 'deviceId',
+  ...deviceIdParam,
   description: 'The device, when the body is NMEA text (a JSON body names it itself).',
-  schema: { type: 'string', maxLength: 128 },
-  parse(raw) {
-    if (!/^[\w.:@-]{1,128}$/.test(raw)) throw badParameter('deviceId', '1 to 128 letters, digits or . _ : @ -', raw);
-    return raw;
-  },
 };
 
 export const POSITION_PARAMS = [deviceQueryParam, crsParam, apiKeyParam] as const;
