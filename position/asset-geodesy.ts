@@ -7,10 +7,11 @@
  * axis-aligned box in degrees stays a box whose distance bounds every point inside it.
  *
  * Its error against the ellipsoid grows with distance because cos φ and M change along the way:
- * relatively about Δφ·tan φ / 2, 4·10⁻⁵ (4 cm) at 1 km north or south at 25°N. The distance that
- * is reported is therefore re-measured with the radii at the mean latitude of the two points,
- * which cancels the first-order term: what remains is third order, under 1 mm below 10 km
- * (measured against PostGIS's geodesic ST_Distance on geography in test/assets-nearest.test.ts).
+ * relatively about Δφ·tan φ / 2, 4·10⁻⁵ (4 cm) at 1 km north or south at 25°N. The search ranks
+ * by it, but the distance that is reported is re-measured with the radii at the mean latitude of
+ * the query and the nearest point, which cancels the first-order term: against PostGIS's geodesic
+ * point-to-point ST_Distance on geography it is within 0.06 mm at 5 km, 0.5 mm at 10 km, 4 mm at
+ * 20 km and 6 cm at 50 km (at 24.9°N, every 15° of azimuth).
  *
  * CGCS2000 (EPSG:4490) and WGS84 share a and differ in f by 10⁻¹¹, far below any effect here.
  */

@@ -1,20 +1,18 @@
-import Flatbush from 'flatbush';
 import type { Geometry, Position } from 'geojson';
 import { localDistance, metresPerDegreeLat, metresPerDegreeLon } from './asset-geodesy.ts';
+import { AssetTree } from './asset-tree.ts';
 
 /**
  * The nearest-asset index of one layer: the current version of every feature, held as flat typed
- * arrays of vertices, with one Flatbush R-tree item per point, per segment (of a line or of a
- * polygon ring) and per polygon (its box, for the "inside: distance 0" test).
+ * arrays of vertices and dictionary-coded attributes. Its search items are the points, the
+ * segments (of lines and of polygon rings) and each polygon's area (for "inside: distance 0");
+ * an AssetTree (asset-tree.ts) holds them in a Flatbush R-tree and runs the search, on this
+ * layer alone or over several layers at once. Distances are exact point-to-segment distances in a
+ * local metric frame at the query's latitude (asset-geodesy.ts), never box distances.
  *
- * A query returns the k nearest *features* by exact distance: point-to-segment in a local metric
- * frame at the query's latitude (asset-geodesy.ts), not box distance. The R-tree only gives lower
- * bounds, so the search widens a radius R until k features lie within R: every item whose box is
- * within R has been measured then, and an unmeasured item's exact distance is at least its box
- * distance, which is more than R. Flatbush's `neighbors` walks exactly the boxes within a radius
- * when its filter accepts nothing; the filter is where the exact distances are taken.
- *
- * Built once from a snapshot and never mutated; rebuild it when the layer changes.
+ * Built once from a snapshot and never mutated; rebuild it when the layer changes. A query is
+ * synchronous and uses per-index scratch arrays, so an index serves one query at a time (as it
+ * does on Node's single thread).
  */
 
 const POINT = 0;
@@ -22,10 +20,10 @@ const SEGMENT = 1;
 const AREA = 2;
 
 /** What a feature's geometry is, for what a hit can say about it. */
-export const FEATURE_POINT = 1;
-export const FEATURE_LINE = 2;
-export const FEATURE_POLYGON = 3;
-export const FEATURE_MIXED = 4;
+const FEATURE_POINT = 1;
+const FEATURE_LINE = 2;
+const FEATURE_POLYGON = 3;
+const FEATURE_MIXED = 4;
 
 export interface AssetIndexOptions {
   /** Attributes whose values `types` matches: pipe class and sub-type codes, pipe point features, building uses. */
@@ -98,10 +96,6 @@ const f32 = (n: number) => new Float32Array(n);
 const u32 = (n: number) => new Uint32Array(n);
 const u8 = (n: number) => new Uint8Array(n);
 
-/** Float32 bounds that contain the Float64 value (two ulps outwards), so that boxes stay lower bounds. */
-const below = (v: number) => Math.fround(v - Math.abs(v) * 2 ** -22 - 1e-12);
-const above = (v: number) => Math.fround(v + Math.abs(v) * 2 ** -22 + 1e-12);
-
 function valueKey(v: unknown): string {
   switch (typeof v) {
     case 'string': return `s${v}`;
@@ -125,9 +119,12 @@ export class AssetIndexBuilder {
   readonly #itemKind = new Growable(u8, 2048);
   readonly #itemRef = new Growable(u32, 2048);
   readonly #itemFeature = new Growable(u32, 2048);
-  /** Area a owns rings areaRings[a] … areaRings[a + 1] - 1; ring r owns vertices ringStarts[r] … ringStarts[r + 1] - 1. */
+  /**
+   * Area a owns rings areaRings[a] … areaRings[a + 1] - 1; ring r owns vertices rings[2r] … rings[2r + 1] - 1
+   * (explicit ends: another feature's vertices may follow a ring).
+   */
   readonly #areaRings = new Growable(u32);
-  readonly #ringStarts = new Growable(u32);
+  readonly #rings = new Growable(u32);
   readonly #featureKind = new Growable(u8);
   readonly #featureProps = new Growable(u32);
   readonly #props = new Growable(u32, 4096);
@@ -240,9 +237,9 @@ export class AssetIndexBuilder {
     const usable = rings.filter((r) => r.length >= 3);
     if (usable.length === 0) return false;
     const area = this.#areaRings.length;
-    this.#areaRings.push(this.#ringStarts.length);
+    this.#areaRings.push(this.#rings.length / 2);
     for (const ring of usable) {
-      this.#ringStarts.push(this.#coords.length / 2);
+      this.#rings.push(this.#coords.length / 2);
       for (let i = 0; i < ring.length; i++) {
         const v = this.#vertex(ring[i]![0]!, ring[i]![1]!, 0);
         if (i > 0) this.#item(SEGMENT, v - 1, feature);
@@ -254,6 +251,7 @@ export class AssetIndexBuilder {
         const v = this.#vertex(first[0]!, first[1]!, 0);
         this.#item(SEGMENT, v - 1, feature);
       }
+      this.#rings.push(this.#coords.length / 2);
     }
     this.#item(AREA, area, feature);
     return true;
@@ -266,8 +264,7 @@ export class AssetIndexBuilder {
   finish(): AssetIndex {
     if (this.#finished) throw new Error('AssetIndexBuilder: finish() was already called');
     this.#finished = true;
-    this.#areaRings.push(this.#ringStarts.length);
-    this.#ringStarts.push(this.#coords.length / 2);
+    this.#areaRings.push(this.#rings.length / 2);
     this.#featureProps.push(this.#props.length / 2);
     const keyNames = [...this.#keys.keys()];
     const typeKeys = new Set(this.#options.typeAttributes.map((k) => this.#keys.get(k)).filter((k): k is number => k !== undefined));
@@ -293,7 +290,7 @@ export class AssetIndexBuilder {
       itemRef: this.#itemRef.trimmed(),
       itemFeature: this.#itemFeature.trimmed(),
       areaRings: this.#areaRings.trimmed(),
-      ringStarts: this.#ringStarts.trimmed(),
+      rings: this.#rings.trimmed(),
       featureKind: this.#featureKind.trimmed(),
       featureProps: this.#featureProps.trimmed(),
       props,
@@ -337,7 +334,7 @@ interface AssetIndexParts {
   itemRef: Uint32Array;
   itemFeature: Uint32Array;
   areaRings: Uint32Array;
-  ringStarts: Uint32Array;
+  rings: Uint32Array;
   featureKind: Uint8Array;
   featureProps: Uint32Array;
   props: Uint32Array;
@@ -353,18 +350,14 @@ interface AssetIndexParts {
 export class AssetIndex {
   /** Number of indexed features. */
   readonly size: number;
+  /** Number of tree items: points, segments and polygon areas. */
+  readonly itemCount: number;
   readonly skipped: Readonly<AssetSkips>;
-  readonly #p: AssetIndexParts;
-  readonly #tree: Flatbush | null;
-  /** The tree's plane: metres at the data's mid-latitude, from an origin at its centre (Float32 keeps centimetres there). */
-  readonly #lon0: number;
-  readonly #lat0: number;
-  readonly #sx: number;
-  readonly #sy: number;
   /** [minLon, minLat, maxLon, maxLat] of every vertex, or null when empty. */
   readonly bounds: readonly [number, number, number, number] | null;
-  /** Features per square metre over the bounds, for a first search radius. */
-  readonly #density: number;
+  readonly #p: AssetIndexParts;
+  /** This layer's own tree (a composite over several layers is built with AssetTree too). */
+  readonly tree: AssetTree;
 
   // Per-query scratch: squared distance and item of each feature's best so far (Infinity when not
   // measured), the features measured, and the query in the metric frame.
@@ -377,17 +370,16 @@ export class AssetIndex {
   #kx = 0;
   #ky = 0;
   #mask: Uint8Array | null = null;
-  readonly #visit: (item: number) => boolean;
 
   /** @internal built by AssetIndexBuilder.finish() */
   constructor(parts: AssetIndexParts) {
     this.#p = parts;
     this.size = parts.featureIds.length;
+    this.itemCount = parts.itemKind.length;
     this.skipped = parts.skipped;
     this.#best = new Float64Array(this.size).fill(Infinity);
     this.#bestItem = new Uint32Array(this.size);
     this.#touched = new Uint32Array(this.size);
-    this.#visit = (item) => this.#measureItem(item);
     const c = parts.coords;
     let minX = Infinity; let minY = Infinity; let maxX = -Infinity; let maxY = -Infinity;
     for (let i = 0; i < c.length; i += 2) {
@@ -396,45 +388,8 @@ export class AssetIndex {
       if (c[i + 1]! < minY) minY = c[i + 1]!;
       if (c[i + 1]! > maxY) maxY = c[i + 1]!;
     }
-    const n = parts.itemKind.length;
-    this.bounds = n > 0 ? [minX, minY, maxX, maxY] : null;
-    this.#lon0 = n > 0 ? (minX + maxX) / 2 : 0;
-    this.#lat0 = n > 0 ? (minY + maxY) / 2 : 0;
-    this.#sx = metresPerDegreeLon(this.#lat0);
-    this.#sy = metresPerDegreeLat(this.#lat0);
-    const area = Math.max(1, (maxX - minX) * this.#sx) * Math.max(1, (maxY - minY) * this.#sy);
-    this.#density = n > 0 ? this.size / area : 0;
-    this.#tree = n > 0 ? this.#buildTree() : null;
-  }
-
-  #buildTree(): Flatbush {
-    const { coords: c, itemKind, itemRef, areaRings, ringStarts } = this.#p;
-    const n = itemKind.length;
-    const tree = new Flatbush(n, 16, Float32Array);
-    const x = (lon: number) => (lon - this.#lon0) * this.#sx;
-    const y = (lat: number) => (lat - this.#lat0) * this.#sy;
-    for (let i = 0; i < n; i++) {
-      const kind = itemKind[i]!;
-      const r = itemRef[i]!;
-      let x0: number; let y0: number; let x1: number; let y1: number;
-      if (kind === POINT) {
-        x0 = x1 = x(c[2 * r]!); y0 = y1 = y(c[2 * r + 1]!);
-      } else if (kind === SEGMENT) {
-        const ax = x(c[2 * r]!); const ay = y(c[2 * r + 1]!); const bx = x(c[2 * r + 2]!); const by = y(c[2 * r + 3]!);
-        x0 = Math.min(ax, bx); x1 = Math.max(ax, bx); y0 = Math.min(ay, by); y1 = Math.max(ay, by);
-      } else {
-        // The exterior ring bounds the polygon.
-        const ring = areaRings[r]!;
-        x0 = y0 = Infinity; x1 = y1 = -Infinity;
-        for (let v = ringStarts[ring]!; v < ringStarts[ring + 1]!; v++) {
-          const px = x(c[2 * v]!); const py = y(c[2 * v + 1]!);
-          if (px < x0) x0 = px; if (px > x1) x1 = px; if (py < y0) y0 = py; if (py > y1) y1 = py;
-        }
-      }
-      tree.add(below(x0), below(y0), above(x1), above(y1));
-    }
-    tree.finish();
-    return tree;
+    this.bounds = this.itemCount > 0 ? [minX, minY, maxX, maxY] : null;
+    this.tree = new AssetTree([this]);
   }
 
   /**
@@ -442,88 +397,33 @@ export class AssetIndex {
    * `maxDistance` metres away; fewer when the layer holds fewer.
    */
   nearest(lon: number, lat: number, query: NearestQuery): AssetHit[] {
-    const tree = this.#tree;
-    const k = Math.floor(query.k);
-    const maxDistance = query.maxDistance ?? Infinity;
-    if (!tree || !(k > 0) || !(maxDistance >= 0)) return [];
-    if (!Number.isFinite(lon) || !Number.isFinite(lat) || Math.abs(lat) > 90) throw new RangeError(`AssetIndex.nearest: (${lon}, ${lat}) is not a longitude and latitude`);
-    const mask = query.types ? query.types.values : null;
-    if (mask && query.types!.found.length === 0) return [];
+    return this.tree.nearest(lon, lat, { k: query.k, maxDistance: query.maxDistance, masks: [query.types ?? null] }).map((h) => h.hit);
+  }
+
+  // The primitives AssetTree searches with, one query at a time: begin, then measure items, then
+  // gather (which ends the query). A query is synchronous, so one set of scratch arrays serves.
+
+  /** @internal Sets the query point, its metric frame (metres per degree) and the type filter. */
+  begin(lon: number, lat: number, kx: number, ky: number, mask: Uint8Array | null): void {
     this.#qLon = lon;
     this.#qLat = lat;
-    this.#kx = metresPerDegreeLon(lat);
-    this.#ky = metresPerDegreeLat(lat);
+    this.#kx = kx;
+    this.#ky = ky;
     this.#mask = mask;
-    // A box at tree distance s is at least s·ratio metres away in the query's frame.
-    const ratio = Math.min(this.#kx / this.#sx, this.#ky / this.#sy);
-    const qx = (lon - this.#lon0) * this.#sx;
-    const qy = (lat - this.#lat0) * this.#sy;
-    const [minX, minY, maxX, maxY] = this.bounds!;
-    // Everything lies within the farthest corner of the bounds (the frame is linear).
-    const far = Math.max(
-      Math.hypot(Math.max(lon - minX, maxX - lon) * this.#kx, Math.max(lat - minY, maxY - lat) * this.#ky),
-      0,
-    );
-    const best = this.#best;
-    let radius = Math.sqrt((2 * k) / (Math.PI * this.#density)) || 1;
-    let reach = 0;
-    (globalThis as any).ROUNDS = 0;
-    for (;;) {
-      reach = Math.min(radius, maxDistance, far);
-      if (++(globalThis as any).ROUNDS > 60) { console.log('round', { lon, lat, k, radius, reach, far, n: this.#nTouched, maxDistance, ratio }); if ((globalThis as any).ROUNDS > 70) throw new Error('loop'); }
-      tree.neighbors(qx, qy, Infinity, reach / ratio, this.#visit);
-      const reach2 = reach * reach;
-      let within = 0;
-      for (let i = 0; i < this.#nTouched; i++) if (best[this.#touched[i]!]! <= reach2) within++;
-      if (within >= k || reach >= maxDistance || reach >= far) break;
-      // Measured features beyond the radius bound the k-th distance from above: one more round
-      // to the k-th of them is then certain to finish.
-      radius = this.#nTouched >= k
-        ? Math.sqrt(this.#kthTouched(k))
-        : reach * (within > 0 ? Math.min(4, Math.max(1.5, 1.2 * Math.sqrt(k / within))) : 4);
-    }
-
-    const reach2 = reach * reach;
-    const found: number[] = [];
-    for (let i = 0; i < this.#nTouched; i++) {
-      const f = this.#touched[i]!;
-      if (best[f]! <= reach2) found.push(f);
-    }
-    found.sort((a, b) => best[a]! - best[b]! || a - b);
-    // The reported distance is re-measured at the mean latitude (asset-geodesy.ts), which can
-    // reorder near-ties: take every feature that could still move into the first k.
-    let n = Math.min(found.length, k);
-    if (n > 0) {
-      const limit = (Math.sqrt(best[found[n - 1]!]!) * 1.01 + 0.01) ** 2;
-      while (n < found.length && best[found[n]!]! <= limit) n++;
-    }
-    const hits: AssetHit[] = [];
-    for (let i = 0; i < n; i++) hits.push(this.#hit(found[i]!));
-    for (let i = 0; i < this.#nTouched; i++) best[this.#touched[i]!] = Infinity;
-    this.#nTouched = 0;
-    this.#mask = null;
-    hits.sort((a, b) => a.distance - b.distance || a.feature - b.feature);
-    if (hits.length > k) hits.length = k;
-    while (hits.length > 0 && hits[hits.length - 1]!.distance > maxDistance) hits.pop();
-    return hits;
   }
 
-  /** The k-th smallest squared distance among the features measured so far. */
-  #kthTouched(k: number): number {
-    const d = new Float64Array(this.#nTouched);
-    for (let i = 0; i < d.length; i++) d[i] = this.#best[this.#touched[i]!]!;
-    d.sort();
-    return d[k - 1]!;
+  /** @internal Whether the item's feature passes the type filter. */
+  accepts(item: number): boolean {
+    return this.#mask === null || this.#matches(this.#p.itemFeature[item]!);
   }
 
-  /** Flatbush's filter: measures the item exactly, keeps its feature's best, and accepts nothing. */
-  #measureItem(item: number): boolean {
+  /** @internal Measures the item exactly and keeps its feature's best. */
+  measure(item: number): void {
     const p = this.#p;
     const f = p.itemFeature[item]!;
     const best = this.#best;
     const previous = best[f]!;
-    if (previous === 0) return false;
-    if (this.#mask !== null && previous === Infinity && !this.#matches(f)) return false;
+    if (previous === 0) return;
     const c = p.coords;
     const r = p.itemRef[item]!;
     const kind = p.itemKind[item]!;
@@ -552,18 +452,62 @@ export class AssetIndex {
       best[f] = d2;
       this.#bestItem[f] = item;
     }
-    return false;
+  }
+
+  /** @internal Appends the squared distance of every feature measured so far. */
+  measured(out: number[]): void {
+    for (let i = 0; i < this.#nTouched; i++) out.push(this.#best[this.#touched[i]!]!);
+  }
+
+  /**
+   * @internal Appends the measured features within the squared distance (tagged with `member`)
+   * to the candidate arrays, then clears the scratch.
+   */
+  gather(bound2: number, member: number, members: number[], features: number[], d2s: number[]): void {
+    const best = this.#best;
+    for (let i = 0; i < this.#nTouched; i++) {
+      const f = this.#touched[i]!;
+      if (best[f]! <= bound2) { members.push(member); features.push(f); d2s.push(best[f]!); }
+      best[f] = Infinity;
+    }
+    this.#nTouched = 0;
+    this.#mask = null;
+  }
+
+  /** @internal The item's box in lon/lat: [minLon, minLat, maxLon, maxLat] into `out`. */
+  itemBox(item: number, out: Float64Array): void {
+    const { coords: c, itemKind, itemRef, areaRings, rings } = this.#p;
+    const kind = itemKind[item]!;
+    const r = itemRef[item]!;
+    if (kind === POINT) {
+      out[0] = out[2] = c[2 * r]!;
+      out[1] = out[3] = c[2 * r + 1]!;
+    } else if (kind === SEGMENT) {
+      out[0] = Math.min(c[2 * r]!, c[2 * r + 2]!); out[2] = Math.max(c[2 * r]!, c[2 * r + 2]!);
+      out[1] = Math.min(c[2 * r + 1]!, c[2 * r + 3]!); out[3] = Math.max(c[2 * r + 1]!, c[2 * r + 3]!);
+    } else {
+      // The exterior ring bounds the polygon.
+      const ring = areaRings[r]!;
+      out[0] = out[1] = Infinity; out[2] = out[3] = -Infinity;
+      for (let v = rings[2 * ring]!; v < rings[2 * ring + 1]!; v++) {
+        const x = c[2 * v]!; const y = c[2 * v + 1]!;
+        if (x < out[0]!) out[0] = x;
+        if (x > out[2]!) out[2] = x;
+        if (y < out[1]!) out[1] = y;
+        if (y > out[3]!) out[3] = y;
+      }
+    }
   }
 
   /** Even-odd crossings over the area's rings (holes included): inside a hole is outside. */
   #inside(area: number): boolean {
-    const { coords: c, areaRings, ringStarts } = this.#p;
+    const { coords: c, areaRings, rings } = this.#p;
     const x = this.#qLon;
     const y = this.#qLat;
     let inside = false;
     for (let ring = areaRings[area]!; ring < areaRings[area + 1]!; ring++) {
-      const end = ringStarts[ring + 1]!;
-      for (let v = ringStarts[ring]!; v + 1 < end; v++) {
+      const end = rings[2 * ring + 1]!;
+      for (let v = rings[2 * ring]!; v + 1 < end; v++) {
         const x1 = c[2 * v]!; const y1 = c[2 * v + 1]!; const x2 = c[2 * v + 2]!; const y2 = c[2 * v + 3]!;
         if ((y1 > y) !== (y2 > y) && x < ((x2 - x1) * (y - y1)) / (y2 - y1) + x1) inside = !inside;
       }
@@ -580,7 +524,11 @@ export class AssetIndex {
     return false;
   }
 
-  #hit(f: number): AssetHit {
+  /**
+   * @internal The hit for a feature just measured (before the next query): its nearest point, the
+   * fraction along a line, and the distance re-measured at the mean latitude (asset-geodesy.ts).
+   */
+  hit(f: number): AssetHit {
     const p = this.#p;
     const item = this.#bestItem[f]!;
     const kind = p.itemKind[item]!;
@@ -643,11 +591,6 @@ export class AssetIndex {
     return null;
   }
 
-  /** Feature kind of a hit: FEATURE_POINT, _LINE, _POLYGON or _MIXED. */
-  kind(feature: number): number {
-    return this.#p.featureKind[feature]!;
-  }
-
   /** Flags for the features whose type attributes hold one of `types` (exact text, e.g. JS, 阀门, 51042204). */
   typeMask(types: readonly string[]): TypeMask {
     const values = new Uint8Array(this.#p.values.length);
@@ -666,11 +609,11 @@ export class AssetIndex {
     return [...this.#p.typeValues.keys()].sort();
   }
 
-  /** Bytes held by the typed arrays and the tree (attribute values not counted). */
+  /** Bytes held by the typed arrays and the layer's tree (attribute values not counted). */
   memoryBytes(): number {
     const p = this.#p;
-    const arrays = [p.coords, p.measure, p.itemKind, p.itemRef, p.itemFeature, p.areaRings, p.ringStarts, p.featureKind, p.featureProps, p.props, this.#best, this.#bestItem, this.#touched];
-    return arrays.reduce((s, a) => s + a.byteLength, 0) + (this.#tree?.data.byteLength ?? 0);
+    const arrays = [p.coords, p.measure, p.itemKind, p.itemRef, p.itemFeature, p.areaRings, p.rings, p.featureKind, p.featureProps, p.props, this.#best, this.#bestItem, this.#touched];
+    return arrays.reduce((s, a) => s + a.byteLength, 0) + this.tree.memoryBytes();
   }
 }
 

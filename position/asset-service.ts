@@ -4,13 +4,19 @@ import type { Layer } from '../store/layers.ts';
 import type { Domain } from '../store/layer-meta.ts';
 import type { ChangeFeed } from '../store/changes.ts';
 import type { LayerCatalog } from '../store/layer-catalog.ts';
-import { AssetIndexBuilder, type AssetHit, type AssetIndex } from './asset-index.ts';
+import { AssetIndexBuilder, type AssetHit, type AssetIndex, type TypeMask } from './asset-index.ts';
+import { AssetTree } from './asset-tree.ts';
 
 /**
  * Nearest assets over the store: one AssetIndex per layer holding the layer's current versions,
  * built from one snapshot at start-up (`warm`) and again when the layer's revision moves on, as
- * the tile service does with its indexes. A query runs in memory over the layers asked for and
- * merges their answers.
+ * the tile service does with its indexes.
+ *
+ * A request usually searches every pipeline and building layer at once. Searched tree by tree,
+ * that costs a walk of each layer's tree; so once the asset layers' indexes are built, one
+ * combined tree over all of them is built too (from memory, no query), and used whenever every
+ * layer a request searches is in it at the same build. Until then, and for other layers, the
+ * layers are searched one by one and the answers merged: the same answer, more slowly.
  */
 
 /** The layers searched when a request names none: underground pipelines and buildings. */
@@ -44,9 +50,19 @@ interface Log {
 }
 
 interface LayerState {
+  layer: Layer;
   revision: number;
   index: Promise<AssetIndex>;
+  /** The index once built, for requests that need not wait. */
+  ready?: AssetIndex;
   built?: { features: number; memoryBytes: number; ms: number };
+}
+
+interface Combined {
+  tree: AssetTree;
+  /** Member position of each layer id. */
+  position: Map<string, number>;
+  ms: number;
 }
 
 export class AssetService {
@@ -56,6 +72,8 @@ export class AssetService {
   readonly #states = new Map<string, LayerState>();
   /** Builds run one at a time: each holds a connection (on PGlite, the only one) for its snapshot. */
   #builds: Promise<unknown> = Promise.resolve();
+  #combined: Combined | undefined;
+  #combineQueued = false;
   #closed = false;
 
   constructor(db: Kysely<Database>, options: { log?: Log; pageSize?: number } = {}) {
@@ -66,25 +84,31 @@ export class AssetService {
 
   /** The layer's index at the catalog's revision, built (once, shared by concurrent requests) when missing or stale. */
   index(layer: Layer): Promise<AssetIndex> {
+    return this.#state(layer).index;
+  }
+
+  #state(layer: Layer): LayerState {
     const existing = this.#states.get(layer.id);
-    if (existing && existing.revision >= layer.revision) return existing.index;
+    if (existing && existing.revision >= layer.revision) return existing;
     const started = performance.now();
     const building = this.#builds.catch(() => undefined).then(() => {
       if (this.#closed) throw new Error('the asset service is closed');
       return loadAssetIndex(this.#db, layer.id, this.#pageSize);
     });
     this.#builds = building;
-    const state: LayerState = { revision: layer.revision, index: building.then((b) => b.index) };
+    const state: LayerState = { layer, revision: layer.revision, index: building.then((b) => b.index) };
     this.#states.set(layer.id, state);
     building.then((b) => {
+      state.ready = b.index;
       state.built = { features: b.index.size, memoryBytes: b.index.memoryBytes(), ms: performance.now() - started };
       // The snapshot may already be newer than the catalog said; remember what it holds.
       state.revision = Math.max(state.revision, b.revision);
       this.#log?.info({ layer: layer.id, revision: state.revision, features: b.index.size, skipped: b.index.skipped, ms: Math.round(state.built.ms) }, 'asset index built');
+      if (isAssetLayer(layer)) this.#queueCombine();
     }, () => {
       if (this.#states.get(layer.id) === state) this.#states.delete(layer.id);
     });
-    return state.index;
+    return state;
   }
 
   /** Starts building the indexes of the asset layers among `layers` (start-up); failures are logged, and retried by the next request. */
@@ -102,7 +126,7 @@ export class AssetService {
    */
   follow(catalog: LayerCatalog, changes: ChangeFeed): void {
     changes.subscribe((change) => {
-      if (change.kind === 'keys' || this.#closed) return;
+      if ((change.kind !== 'layer' && change.kind !== 'resync') || this.#closed) return;
       const ids = change.kind === 'layer' ? [change.layerId] : undefined;
       catalog.refresh(ids?.[0]).then(() => {
         for (const id of ids ?? [...new Set([...this.#states.keys(), ...catalog.all().map((l) => l.id)])]) {
@@ -120,36 +144,83 @@ export class AssetService {
 
   /** The k nearest assets over `layers`, nearest first. */
   async nearest(layers: readonly Layer[], lon: number, lat: number, query: NearestAssetsQuery): Promise<NearestAssetsAnswer> {
-    const indexes = await Promise.all(layers.map((l) => this.index(l)));
-    const seenTypes = new Set<string>();
-    let merged: NearestAsset[] = [];
-    let bound = query.maxDistance ?? Infinity;
-    for (let i = 0; i < layers.length; i++) {
-      const index = indexes[i]!;
-      const types = query.types ? index.typeMask(query.types) : null;
-      if (types) for (const t of types.found) seenTypes.add(t);
-      // A layer can only contribute what is nearer than the k-th found so far.
-      const hits = index.nearest(lon, lat, { k: query.k, maxDistance: bound, types });
-      if (hits.length === 0) continue;
-      merged = merged.concat(hits.map((hit) => ({ layer: layers[i]!, index, hit })));
-      merged.sort((a, b) => a.hit.distance - b.hit.distance);
-      if (merged.length >= query.k) {
-        merged.length = query.k;
-        bound = Math.min(bound, merged[query.k - 1]!.hit.distance);
-      }
+    const states = layers.map((l) => this.#state(l));
+    const indexes = states.every((s) => s.ready) ? states.map((s) => s.ready!) : await Promise.all(states.map((s) => s.index));
+    const masks = indexes.map((index) => (query.types ? index.typeMask(query.types) : null));
+    const seen = new Set(masks.flatMap((m) => m?.found ?? []));
+    const unknownTypes = (query.types ?? []).filter((t) => !seen.has(t));
+    const maxDistance = query.maxDistance ?? Infinity;
+
+    const combined = this.#combined;
+    if (layers.length > 1 && combined && layers.every((l, i) => combined.tree.members[combined.position.get(l.id) ?? -1] === indexes[i])) {
+      const memberMasks: Array<TypeMask | null | undefined> = new Array(combined.tree.members.length).fill(undefined);
+      const layerOf: Layer[] = new Array(combined.tree.members.length);
+      layers.forEach((l, i) => { const p = combined.position.get(l.id)!; memberMasks[p] = masks[i]; layerOf[p] = l; });
+      const hits = combined.tree.nearest(lon, lat, { k: query.k, maxDistance, masks: memberMasks });
+      return { assets: hits.map((h) => ({ layer: layerOf[h.member]!, index: combined.tree.members[h.member]!, hit: h.hit })), unknownTypes };
     }
-    return { assets: merged, unknownTypes: (query.types ?? []).filter((t) => !seenTypes.has(t)) };
+    return { assets: nearestLayerByLayer(layers, indexes, masks, lon, lat, query.k, maxDistance), unknownTypes };
   }
 
-  stats(): Array<{ id: string; revision: number; features?: number; memoryBytes?: number; buildMs?: number }> {
-    return [...this.#states].map(([id, s]) => ({ id, revision: s.revision, features: s.built?.features, memoryBytes: s.built?.memoryBytes, buildMs: s.built?.ms }));
+  /** After the builds queued so far: one tree over every asset layer's current index. */
+  #queueCombine(): void {
+    if (this.#combineQueued) return;
+    this.#combineQueued = true;
+    this.#builds = this.#builds.catch(() => undefined).then(() => {
+      this.#combineQueued = false;
+      if (this.#closed) return;
+      const members = [...this.#states.values()].filter((s) => s.ready && isAssetLayer(s.layer)).sort((a, b) => (a.layer.id < b.layer.id ? -1 : 1));
+      const current = this.#combined;
+      if (current && current.tree.members.length === members.length && members.every((s, i) => current.tree.members[i] === s.ready)) return;
+      if (members.length < 2) { this.#combined = undefined; return; }
+      const started = performance.now();
+      const tree = new AssetTree(members.map((s) => s.ready!));
+      this.#combined = { tree, position: new Map(members.map((s, i) => [s.layer.id, i])), ms: performance.now() - started };
+      this.#log?.info({ layers: members.length, ms: Math.round(this.#combined.ms) }, 'combined asset tree built');
+    });
+  }
+
+  stats(): { layers: Array<{ id: string; revision: number; features?: number; memoryBytes?: number; buildMs?: number }>; combined?: { layers: number; memoryBytes: number; buildMs: number } } {
+    const c = this.#combined;
+    return {
+      layers: [...this.#states].map(([id, s]) => ({ id, revision: s.revision, features: s.built?.features, memoryBytes: s.built?.memoryBytes, buildMs: s.built?.ms })),
+      ...(c ? { combined: { layers: c.tree.members.length, memoryBytes: c.tree.memoryBytes(), buildMs: c.ms } } : {}),
+    };
+  }
+
+  /** Resolves once the builds queued so far (and the combined tree after them) are done. */
+  async settled(): Promise<void> {
+    for (let last: Promise<unknown> | undefined; last !== this.#builds;) {
+      last = this.#builds;
+      await last.catch(() => undefined);
+    }
   }
 
   /** Waits for the build in progress (so that the store can be closed after) and starts no other. */
   async close(): Promise<void> {
     this.#closed = true;
-    await this.#builds.catch(() => undefined);
+    await this.settled();
   }
+}
+
+/**
+ * The k nearest over several layers searched one at a time, merged; a layer can only contribute
+ * what is nearer than the k-th found so far. The same answer as one tree over them all.
+ */
+export function nearestLayerByLayer(layers: readonly Layer[], indexes: readonly AssetIndex[], masks: ReadonlyArray<TypeMask | null>, lon: number, lat: number, k: number, maxDistance = Infinity): NearestAsset[] {
+  const merged: NearestAsset[] = [];
+  let bound = maxDistance;
+  for (let i = 0; i < layers.length; i++) {
+    const hits = indexes[i]!.tree.nearest(lon, lat, { k, maxDistance: bound, masks: [masks[i]] });
+    if (hits.length === 0) continue;
+    for (const h of hits) merged.push({ layer: layers[i]!, index: indexes[i]!, hit: h.hit });
+    merged.sort((a, b) => a.hit.distance - b.hit.distance);
+    if (merged.length >= k) {
+      merged.length = k;
+      bound = Math.min(bound, merged[k - 1]!.hit.distance);
+    }
+  }
+  return merged;
 }
 
 /**

@@ -11,6 +11,7 @@ import { registerTileRoutes } from './routes/tiles.ts';
 import { registerWebRoutes } from './routes/web.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerPositionRoutes } from './routes/position.ts';
+import { registerAssetRoutes } from './routes/assets.ts';
 import { ImportQueue } from '../data-import/import-queue.ts';
 
 /** API keys passed in the URL (map clients that cannot send headers) stay out of the logs. */
@@ -29,6 +30,7 @@ export function createApp(services: Services, queue = new ImportQueue(services.s
   registerWebRoutes(router, services);
   registerDeviceRoutes(router, services);
   registerPositionRoutes(router, services);
+  registerAssetRoutes(router, services);
 
   app.use(async (ctx, next) => {
     const started = performance.now();

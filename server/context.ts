@@ -7,6 +7,7 @@ import type { Principal } from '../store/access.ts';
 import type { ChangeFeed } from '../store/changes.ts';
 import type { LayerCatalog } from '../store/layer-catalog.ts';
 import type { TileService } from '../tiles/tile-service.ts';
+import type { AssetService } from '../position/asset-service.ts';
 import type { PositionFuser } from '../position/fuse.ts';
 import type { SwappableRadioLookup } from './services.ts';
 
@@ -20,6 +21,8 @@ export interface Services {
   /** The layer catalog in memory, for paths that cannot afford a query per request. */
   catalog: LayerCatalog;
   tiles: TileService;
+  /** Nearest-asset indexes of the pipeline and building layers (position/asset-service.ts). */
+  assets: AssetService;
   /** Cell towers and Wi-Fi access points, for positions without GNSS. */
   radio: SwappableRadioLookup;
   /** Per-device position filters (in memory, with a TTL). */

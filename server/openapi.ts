@@ -1,6 +1,7 @@
 import type { ParamSpec } from './params.ts';
 import { COMMON_PARAMS, ITEM_PARAMS, ITEMS_PARAMS } from './routes/collections.ts';
 import { TILE_PARAMS, TILEJSON_PARAMS } from './routes/tiles.ts';
+import { NEAREST_PARAMS } from './routes/assets.ts';
 
 function queryParameters(specs: readonly ParamSpec<unknown>[]) {
   return specs.map((s) => ({
@@ -128,6 +129,44 @@ export function openApiDocument(base: string) {
       },
       '/imports/{jobId}': {
         get: { summary: 'Status, progress and report of an import job', operationId: 'getImport', parameters: [pathParam('jobId', 'The job id')], responses: { '200': json('The job'), ...standard, '404': errorResponse('Unknown job') } },
+      },
+      '/assets/nearest': {
+        get: {
+          summary: 'The k assets (pipe segments, pipe points, buildings …) nearest to a point: exact distance to the geometry in metres, the nearest point, the pipe depth there, the attributes',
+          operationId: 'getNearestAssets',
+          parameters: queryParameters(NEAREST_PARAMS).map((p) => (p.name === 'lon' || p.name === 'lat' ? { ...p, required: true } : p)),
+          responses: {
+            '200': json('The assets, nearest first', {
+              type: 'object',
+              required: ['crs', 'point', 'k', 'layers', 'assets'],
+              properties: {
+                crs: { type: 'string' },
+                point: { type: 'array', items: { type: 'number' }, description: 'The query point as given (lon, lat in crs)' },
+                k: { type: 'integer' },
+                layers: { type: 'array', items: { type: 'string' }, description: 'The layers searched' },
+                assets: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      layer: { type: 'string' },
+                      featureId: { type: 'string' },
+                      distance: { type: 'number', description: 'Metres to the nearest point of the geometry (0 inside a polygon), on the CGCS2000 ellipsoid' },
+                      nearest: { type: 'array', items: { type: 'number' }, description: 'The nearest point of the asset, lon and lat in crs' },
+                      fraction: { type: 'number', nullable: true, description: 'Line assets: position of the nearest point along the line, 0 at its start and 1 at its end' },
+                      depth: { type: 'number', nullable: true, description: 'Metres: pipes, interpolated between start_depth_m and end_depth_m at fraction; pipe points, depth_m' },
+                      attributes: { type: 'object' },
+                      href: { type: 'string', description: 'The feature at /collections/{layer}/items/{featureId}' },
+                    },
+                  },
+                },
+              },
+            }),
+            ...standard,
+            '403': errorResponse('The API key is not cleared for a named restricted layer; nothing was searched'),
+            '404': errorResponse('A named layer does not exist'),
+          },
+        },
       },
     },
   };

@@ -4,6 +4,7 @@ import type { Store } from '../store/db.ts';
 import { ChangeFeed } from '../store/changes.ts';
 import { LayerCatalog } from '../store/layer-catalog.ts';
 import { TileService } from '../tiles/tile-service.ts';
+import { AssetService } from '../position/asset-service.ts';
 import { purgeTracks } from '../store/tracks.ts';
 import { loadRadioMap } from '../store/radio.ts';
 import { PositionFuser } from '../position/fuse.ts';
@@ -46,9 +47,14 @@ export async function openServices(config: Readonly<Config>, store: Store, log: 
     }
   });
   const fuser = new PositionFuser(radio);
+  // Nearest-asset indexes: built now, in the background, and again when their layer changes.
+  const assets = new AssetService(store.db, { log });
+  assets.follow(catalog, changes);
+  assets.warm(catalog.all());
   return {
-    config, store, log, changes, catalog, tiles, radio, fuser,
+    config, store, log, changes, catalog, tiles, radio, fuser, assets,
     async close() {
+      await assets.close();
       clearInterval(timer);
       catalog.close();
       await changes.close();
