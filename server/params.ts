@@ -1,6 +1,7 @@
 import type { ParsedUrlQuery } from 'node:querystring';
 import { badParameter } from './errors.ts';
 import type { BBox, TimeFilter } from '../store/features.ts';
+import { DATUMS, parseDatum, type Datum } from '../position/datum.ts';
 
 /**
  * A query parameter a route declares: how to parse it, and how the OpenAPI document describes it.
@@ -144,5 +145,17 @@ export const propertiesParam: ParamSpec<string[], 'properties'> = {
     const names = raw.split(',').map((s) => s.trim()).filter((s) => s !== '');
     if (names.length === 0) throw badParameter('properties', 'name at least one property', raw);
     return names;
+  },
+};
+
+/** The datum of coordinates in and out for positions and assets (never stored: the store is CGCS2000). */
+export const crsParam: ParamSpec<Datum, 'crs'> = {
+  name: 'crs',
+  description: 'Datum of coordinates in and out: CRS84 (default; WGS84 lon/lat), EPSG:4490 (CGCS2000, the store\'s datum, within centimetres of WGS84), GCJ02 (AMap, Tencent) or BD09 (Baidu).',
+  schema: { type: 'string', enum: [...DATUMS], default: 'CRS84' },
+  parse(raw) {
+    const d = parseDatum(raw);
+    if (!d) throw badParameter('crs', `unknown datum; use one of ${DATUMS.join(', ')}`, raw);
+    return d;
   },
 };

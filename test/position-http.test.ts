@@ -8,6 +8,8 @@ import { startServer, getJson, type RunningServer } from './helpers/server.ts';
 import type { Services } from '../server/context.ts';
 import { createApiKey } from '../store/access.ts';
 import { saveCells } from '../store/radio.ts';
+import { upsertLayer } from '../store/layers.ts';
+import { insertVersions } from '../store/features.ts';
 import { wgs84ToGcj02 } from '../data-import/crs/china-offsets.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -71,6 +73,30 @@ describe('POST /position and the Google Geolocation API', () => {
     const gcj = await (await post({ deviceId: 'bus-1', datum: 'GCJ02', observations: [] })).json() as any;
     const [glon, glat] = wgs84ToGcj02(last.fix.lon, last.fix.lat);
     assert.ok(metres([gcj.fix.lon, gcj.fix.lat], [glon, glat]) < 5, 'the answer in GCJ-02 on request');
+  });
+
+  it('with nearest=k also answers what is buried around the fused position, with the depth there', async () => {
+    await upsertLayer(store.db, {
+      id: 'pos-water-pipes', titleZh: '给水管线', titleEn: 'Water pipes', domain: 'pipeline', geometryType: 'LineString',
+      attributeSchema: {}, accessClass: 'public', source: 'test',
+    });
+    await insertVersions(store.db, 'pos-water-pipes', [{
+      featureId: 'JS-1', validFrom: '2010-01-01T00:00:00Z', validTo: null,
+      geometry: { type: 'LineString', coordinates: [[118.5890, 24.9090], [118.5910, 24.9090]] },
+      attributes: { pipe_class: 'JS', start_depth_m: 1.0, end_depth_m: 2.0, diameter_mm: 300 },
+    }]);
+    const obs = { type: 'gnss', lon: 118.5900, lat: 24.9087, system: 'bds', accuracy: 3, time: new Date().toISOString(), timeSystem: 'utc' };
+    let body: any;
+    for (let i = 0; i < 50; i++) {
+      body = await (await post({ deviceId: 'digger-1', observations: [{ ...obs, time: new Date().toISOString() }] }, '?nearest=1')).json();
+      if (body.nearest?.length) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(body.nearest.length, 1, JSON.stringify(body));
+    const [pipe] = body.nearest;
+    assert.equal(pipe.featureId, 'JS-1');
+    assert.ok(Math.abs(pipe.distance - metres([body.fix.lon, body.fix.lat], [body.fix.lon, 24.909])) < 0.5, `${pipe.distance} m`);
+    assert.ok(Math.abs(pipe.depth - (1 + pipe.fraction)) < 1e-3, 'depth interpolated between start and end depth');
   });
 
   it('falls back to the cell tower without GNSS, with a radius to match', async () => {

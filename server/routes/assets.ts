@@ -2,11 +2,11 @@ import type Router from '@koa/router';
 import { canRead, recordAudit } from '../../store/access.ts';
 import type { Layer } from '../../store/layers.ts';
 import { isAssetLayer } from '../../position/asset-service.ts';
-import { lonLatIn, parseDatum, type Datum } from '../../position/datum.ts';
+import { lonLatIn, type Datum } from '../../position/datum.ts';
 import { bd09ToWgs84, gcj02ToWgs84 } from '../../data-import/crs/index.ts';
 import { AppError, badParameter, notFound } from '../errors.ts';
 import { baseUrl, type Ctx, type RequestState, type Services } from '../context.ts';
-import { apiKeyParam, integerParam, readParams, type ParamSpec } from '../params.ts';
+import { apiKeyParam, crsParam, integerParam, readParams, type ParamSpec } from '../params.ts';
 
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const MAX_LAYERS = 32;
@@ -46,17 +46,6 @@ function listParam<N extends string>(name: N, description: string, max: number):
   };
 }
 
-const crsParam: ParamSpec<Datum, 'crs'> = {
-  name: 'crs',
-  description: 'Datum of lon/lat and of the nearest points returned: CRS84 (default; WGS84, lon/lat), EPSG:4490 (CGCS2000, the store\'s datum, within centimetres of WGS84), GCJ02 (AMap, Tencent) or BD09 (Baidu).',
-  schema: { type: 'string', enum: ['CRS84', 'EPSG:4490', 'GCJ02', 'BD09'], default: 'CRS84' },
-  parse(raw) {
-    const datum = parseDatum(raw);
-    if (!datum) throw badParameter('crs', 'one of CRS84, EPSG:4490, GCJ02, BD09', raw);
-    return datum;
-  },
-};
-
 export const NEAREST_PARAMS = [
   numberParam('lon', 'Longitude of the query point (required), in crs.', -180, 180),
   numberParam('lat', 'Latitude of the query point (required), in crs.', -90, 90),
@@ -72,7 +61,7 @@ export const NEAREST_PARAMS = [
  * The layers to search: those named (unknown: 404; restricted without clearance: 401/403, before
  * anything is read, as for tiles), else every asset layer the caller may read.
  */
-function searchedLayers(ctx: Ctx, services: Services, named: readonly string[] | undefined): Layer[] {
+export function searchedLayers(ctx: Ctx, services: Services, named: readonly string[] | undefined): Layer[] {
   if (!named) {
     return services.catalog.all()
       .filter((l) => isAssetLayer(l) && canRead(ctx.state.principal, l.accessClass, l.id))
@@ -99,6 +88,42 @@ function toStoreDatum(datum: Datum, lon: number, lat: number): [number, number] 
 
 const round = (x: number, decimals: number) => Math.round(x * 10 ** decimals) / 10 ** decimals;
 
+/**
+ * The k nearest assets of `layers` to a point on the store's datum, as the API answers them (in
+ * `crs`), restricted reads audited. Shared by GET /assets/nearest and POST /position?nearest=k.
+ */
+export async function nearestAssetsJson(ctx: Ctx, services: Services, layers: readonly Layer[], lon: number, lat: number,
+  q: { k: number; crs: Datum; maxDistance?: number; types?: string[]; asked: [number, number] }) {
+  const answer = await services.assets.nearest(layers, lon, lat, { k: q.k, maxDistance: q.maxDistance, types: q.types });
+  if (answer.unknownTypes.length) {
+    const known = [...new Set((await Promise.all(layers.map((l) => services.assets.index(l)))).flatMap((i) => i.types()))].sort();
+    throw new AppError(400, 'InvalidParameterValue', `types: no asset of the searched layers has type ${answer.unknownTypes.join(', ')}`, {
+      parameter: 'types', value: answer.unknownTypes, known: known.slice(0, 200),
+    });
+  }
+  for (const layer of layers.filter((l) => l.accessClass === 'restricted')) {
+    await recordAudit(services.store.db, {
+      keyId: ctx.state.principal.keyId, route: ctx.path, layerId: layer.id, bbox: [lon, lat, lon, lat],
+      featureIds: answer.assets.filter((a) => a.layer.id === layer.id).map((a) => a.hit.featureId),
+      query: { lon: q.asked[0], lat: q.asked[1], crs: q.crs, k: q.k, maxDistance: q.maxDistance, types: q.types },
+    });
+  }
+  const base = baseUrl(ctx, services);
+  return answer.assets.map(({ layer, index, hit }) => {
+    const depth = index.depth(hit);
+    return {
+      layer: layer.id,
+      featureId: hit.featureId,
+      distance: round(hit.distance, 3),
+      nearest: lonLatIn(q.crs, hit.lon, hit.lat).map((c) => round(c, 8)),
+      fraction: hit.fraction === null ? null : round(hit.fraction, 6),
+      depth: depth === null ? null : round(depth, 3),
+      attributes: index.attributes(hit.feature),
+      href: `${base}/collections/${encodeURIComponent(layer.id)}/items/${encodeURIComponent(hit.featureId)}`,
+    };
+  });
+}
+
 export function registerAssetRoutes(router: Router<RequestState>, services: Services): void {
   router.get('/assets/nearest', async (ctx: Ctx) => {
     const q = readParams(ctx.query, NEAREST_PARAMS);
@@ -109,42 +134,9 @@ export function registerAssetRoutes(router: Router<RequestState>, services: Serv
     const layers = searchedLayers(ctx, services, q.layers);
     const [lon, lat] = toStoreDatum(crs, q.lon, q.lat);
 
-    const answer = await services.assets.nearest(layers, lon, lat, { k, maxDistance: q.maxDistance, types: q.types });
-    if (answer.unknownTypes.length) {
-      const known = [...new Set((await Promise.all(layers.map((l) => services.assets.index(l)))).flatMap((i) => i.types()))].sort();
-      throw new AppError(400, 'InvalidParameterValue', `types: no asset of the searched layers has type ${answer.unknownTypes.join(', ')}`, {
-        parameter: 'types', value: answer.unknownTypes, known: known.slice(0, 200),
-      });
-    }
-
-    for (const layer of layers.filter((l) => l.accessClass === 'restricted')) {
-      await recordAudit(services.store.db, {
-        keyId: ctx.state.principal.keyId, route: '/assets/nearest', layerId: layer.id, bbox: [lon, lat, lon, lat],
-        featureIds: answer.assets.filter((a) => a.layer.id === layer.id).map((a) => a.hit.featureId),
-        query: { lon: q.lon, lat: q.lat, crs, k, maxDistance: q.maxDistance, types: q.types },
-      });
-    }
-    const base = baseUrl(ctx, services);
+    const assets = await nearestAssetsJson(ctx, services, layers, lon, lat, { k, crs, maxDistance: q.maxDistance, types: q.types, asked: [q.lon, q.lat] });
     ctx.set('Cache-Control', layers.every((l) => l.accessClass === 'public') ? 'public, no-cache' : 'private, no-cache');
     ctx.set('Vary', 'X-API-Key, Authorization');
-    ctx.body = {
-      crs,
-      point: [q.lon, q.lat],
-      k,
-      layers: layers.map((l) => l.id),
-      assets: answer.assets.map(({ layer, index, hit }) => {
-        const depth = index.depth(hit);
-        return {
-          layer: layer.id,
-          featureId: hit.featureId,
-          distance: round(hit.distance, 3),
-          nearest: lonLatIn(crs, hit.lon, hit.lat).map((c) => round(c, 8)),
-          fraction: hit.fraction === null ? null : round(hit.fraction, 6),
-          depth: depth === null ? null : round(depth, 3),
-          attributes: index.attributes(hit.feature),
-          href: `${base}/collections/${encodeURIComponent(layer.id)}/items/${encodeURIComponent(hit.featureId)}`,
-        };
-      }),
-    };
+    ctx.body = { crs, point: [q.lon, q.lat], k, layers: layers.map((l) => l.id), assets };
   });
 }

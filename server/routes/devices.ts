@@ -1,24 +1,13 @@
 import type Router from '@koa/router';
 import { parseNmeaLog, type NmeaFix } from '../../position/nmea.ts';
-import { parseDatum, lonLatIn, DATUMS, type Datum } from '../../position/datum.ts';
+import { lonLatIn, type Datum } from '../../position/datum.ts';
 import { appendTrack, deleteTrack, readTrack, type TrackFix } from '../../store/tracks.ts';
 import { AppError, badParameter } from '../errors.ts';
 import type { Ctx, RequestState, Services } from '../context.ts';
-import { apiKeyParam, integerParam, readParams, timeParam, type ParamSpec } from '../params.ts';
+import { apiKeyParam, crsParam, integerParam, readParams, timeParam, type ParamSpec } from '../params.ts';
 import { readBody } from '../body.ts';
 
 const NMEA_LIMIT = 32 * 1024 * 1024;
-
-export const crsParam: ParamSpec<Datum, 'crs'> = {
-  name: 'crs',
-  description: `Datum of coordinates in and out: ${DATUMS.join(', ')} (default CRS84). GCJ02/BD09 are what AMap/Tencent and Baidu maps draw on.`,
-  schema: { type: 'string', enum: [...DATUMS] },
-  parse(raw) {
-    const d = parseDatum(raw);
-    if (!d) throw badParameter('crs', `unknown datum; use one of ${DATUMS.join(', ')}`, raw);
-    return d;
-  },
-};
 
 export const deviceIdParam: ParamSpec<string, 'deviceId'> = {
   name: 'deviceId',

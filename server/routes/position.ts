@@ -5,9 +5,10 @@ import { appendTrack } from '../../store/tracks.ts';
 import { principalForKey } from '../../store/access.ts';
 import { AppError, badParameter } from '../errors.ts';
 import type { Ctx, RequestState, Services } from '../context.ts';
-import { apiKeyParam, readParams, type ParamSpec } from '../params.ts';
+import { apiKeyParam, crsParam, integerParam, readParams, type ParamSpec } from '../params.ts';
 import { readBody } from '../body.ts';
-import { crsParam, deviceIdParam } from './devices.ts';
+import { deviceIdParam } from './devices.ts';
+import { MAX_K, nearestAssetsJson, searchedLayers } from './assets.ts';
 
 const BODY_LIMIT = 4 * 1024 * 1024;
 
@@ -16,7 +17,11 @@ const deviceQueryParam: ParamSpec<string, 'deviceId'> = {
   description: 'The device, when the body is NMEA text (a JSON body names it itself).',
 };
 
-export const POSITION_PARAMS = [deviceQueryParam, crsParam, apiKeyParam] as const;
+export const POSITION_PARAMS = [
+  deviceQueryParam,
+  integerParam('nearest', `Also the k nearest buried assets (pipes, pipe points, buildings the key may read) to the fused position, as GET /assets/nearest answers: 1 to ${MAX_K}.`, 1, MAX_K, false),
+  crsParam, apiKeyParam,
+] as const;
 
 /**
  * A device's observations → its fused position. The filter state per device lives in memory;
@@ -57,7 +62,13 @@ export function registerPositionRoutes(router: Router<RequestState>, services: S
         accuracyM: answer.fix.accuracy, confidence: answer.fix.confidence, sources: [...new Set(answer.sources.map((s) => s.type))],
       }]);
     }
-    ctx.body = toDatum(answer, datum);
+    const body: Record<string, unknown> = { ...toDatum(answer, datum) };
+    if (q.nearest !== undefined && answer.fix) {
+      // A field worker's question: what is buried around me, right now.
+      body.nearest = await nearestAssetsJson(ctx, services, searchedLayers(ctx, services, undefined), answer.fix.lon, answer.fix.lat,
+        { k: q.nearest, crs: datum, asked: [answer.fix.lon, answer.fix.lat] });
+    }
+    ctx.body = body;
   });
 
   /**
