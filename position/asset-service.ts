@@ -142,10 +142,28 @@ export class AssetService {
     this.#states.delete(layerId);
   }
 
-  /** The k nearest assets over `layers`, nearest first. */
+  /** The k nearest assets over `layers`, nearest first (waiting for an index being built). */
   async nearest(layers: readonly Layer[], lon: number, lat: number, query: NearestAssetsQuery): Promise<NearestAssetsAnswer> {
     const states = layers.map((l) => this.#state(l));
-    const indexes = states.every((s) => s.ready) ? states.map((s) => s.ready!) : await Promise.all(states.map((s) => s.index));
+    if (states.every((s) => s.ready)) return this.#answer(layers, states.map((s) => s.ready!), lon, lat, query);
+    return this.#answer(layers, await Promise.all(states.map((s) => s.index)), lon, lat, query);
+  }
+
+  /**
+   * The same, without a promise, for callers in this process that cannot wait (a query costs
+   * ~18 µs and an await a tenth of that): undefined while an index of `layers` is being built.
+   */
+  nearestNow(layers: readonly Layer[], lon: number, lat: number, query: NearestAssetsQuery): NearestAssetsAnswer | undefined {
+    const indexes: AssetIndex[] = [];
+    for (const layer of layers) {
+      const ready = this.#state(layer).ready;
+      if (!ready) return undefined;
+      indexes.push(ready);
+    }
+    return this.#answer(layers, indexes, lon, lat, query);
+  }
+
+  #answer(layers: readonly Layer[], indexes: readonly AssetIndex[], lon: number, lat: number, query: NearestAssetsQuery): NearestAssetsAnswer {
     const masks = indexes.map((index) => (query.types ? index.typeMask(query.types) : null));
     const seen = new Set(masks.flatMap((m) => m?.found ?? []));
     const unknownTypes = (query.types ?? []).filter((t) => !seen.has(t));
