@@ -134,6 +134,21 @@ function apiSuite(driver: DriverName, scale: number) {
       assert.equal(revoked.body.error.code, 'InvalidApiKey');
     });
 
+    it('the demo city comes with its operators\' cell towers: a phone without GNSS is placed by its cell', async () => {
+      const { rows } = await sql<{ n: number; mcc: number; mnc: number; area: number; cell: number; lon: number; lat: number }>`
+        select count(*) over ()::int as n, mcc, mnc, area::int as area, cell::int as cell, lon, lat from radio_cell order by cell limit 1`.execute(store.db);
+      assert.ok(rows[0] && rows[0].n > 10, 'towers loaded with the city');
+      const t = rows[0]!;
+      const res = await fetch(`${server.url}/position`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'X-API-Key': keys.field! },
+        body: JSON.stringify({ deviceId: 'demo-phone', observations: [{ type: 'cell', radio: 'lte', mcc: t.mcc, mnc: t.mnc, tac: t.area, cellId: t.cell }] }),
+      });
+      const body = await res.json() as { fix: { lon: number; lat: number; basis: string } | null };
+      assert.equal(res.status, 200);
+      assert.equal(body.fix?.basis, 'radio', JSON.stringify(body));
+      assert.ok(Math.abs(body.fix!.lon - t.lon) < 1e-4 && Math.abs(body.fix!.lat - t.lat) < 1e-4);
+    });
+
     it('a key revoked while the server runs is refused at once, though keys are cached', async () => {
       const k = await createApiKey(store.db, { name: 'soon gone', role: 'viewer' });
       assert.equal((await getJson(`${server.url}/collections`, { 'X-API-Key': k.key })).status, 200);
