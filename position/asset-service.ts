@@ -1,4 +1,5 @@
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { scanLayer } from '../store/layer-scan.ts';
 import type { Database } from '../store/schema.ts';
 import type { Layer } from '../store/layers.ts';
 import type { Domain } from '../store/layer-meta.ts';
@@ -247,19 +248,8 @@ export function nearestLayerByLayer(layers: readonly Layer[], indexes: readonly 
  * Nine decimals of a degree (0.1 mm) keep the distances as PostGIS measures them.
  */
 export async function loadAssetIndex(db: Kysely<Database>, layerId: string, pageSize = 20_000): Promise<{ index: AssetIndex; revision: number }> {
-  return db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
-    const { rows: layerRows } = await sql<{ revision: number }>`select revision::int as revision from layer where id = ${layerId}`.execute(trx);
-    const builder = new AssetIndexBuilder();
-    let last = 0;
-    for (;;) {
-      const { rows } = await sql<{ v: string; id: string; g: string | null; a: string }>`
-        select version_id as v, feature_id as id, st_asgeojson(geom, 9, 0) as g, attributes::text as a
-        from feature_version where layer_id = ${layerId} and valid_to is null and version_id > ${last}
-        order by version_id limit ${pageSize}`.execute(trx);
-      for (const r of rows) builder.add(r.id, r.g ? JSON.parse(r.g) : null, JSON.parse(r.a));
-      if (rows.length < pageSize) break;
-      last = Number(rows[rows.length - 1]!.v);
-    }
-    return { index: builder.finish(), revision: layerRows[0]?.revision ?? 0 };
-  });
+  const builder = new AssetIndexBuilder();
+  // Only what is in the ground now; nine decimals keep distances exact to the millimetre.
+  const { revision } = await scanLayer(db, layerId, { currentOnly: true, decimals: 9, pageSize }, (v) => builder.add(v.featureId, v.geometry, v.attributes));
+  return { index: builder.finish(), revision };
 }

@@ -69,6 +69,17 @@ export class RadioMap implements RadioLookup {
   private readonly clashing = new Map<string, CellTower>();
   private readonly wifi = new Map<string, WifiAccessPoint>();
 
+  /** A map of stored rows (store/radio.ts); the radio type is read as parseRadioType reads it. */
+  static from(rows: { cells: Iterable<Omit<CellTower, 'radio'> & { radio: string }>; wifi: Iterable<WifiAccessPoint> }): RadioMap {
+    const map = new RadioMap();
+    for (const c of rows.cells) {
+      const radio = parseRadioType(c.radio);
+      if (radio) map.addCell({ ...c, radio });
+    }
+    for (const a of rows.wifi) map.addWifi(a);
+    return map;
+  }
+
   get cellCount(): number {
     return this.cells.size + this.clashing.size;
   }

@@ -6,9 +6,9 @@ import { LayerCatalog } from '../store/layer-catalog.ts';
 import { TileService } from '../tiles/tile-service.ts';
 import { AssetService } from '../position/asset-service.ts';
 import { purgeTracks } from '../store/tracks.ts';
-import { loadRadioMap } from '../store/radio.ts';
+import { loadRadioRows } from '../store/radio.ts';
 import { PositionFuser } from '../position/fuse.ts';
-import type { CellKey, CellTower, RadioLookup, RadioMap, WifiAccessPoint } from '../position/radio-map.ts';
+import { RadioMap, type CellKey, type CellTower, type RadioLookup, type WifiAccessPoint } from '../position/radio-map.ts';
 
 /** The fuser keeps its lookup; a reload swaps the table behind it. */
 export class SwappableRadioLookup implements RadioLookup {
@@ -40,10 +40,10 @@ export async function openServices(config: Readonly<Config>, store: Store, log: 
   const timer = setInterval(purge, 3_600_000);
   timer.unref();
   // Cell towers and Wi-Fi access points in memory for the fuser, re-read when they change.
-  const radio = new SwappableRadioLookup(await loadRadioMap(store.db));
+  const radio = new SwappableRadioLookup(RadioMap.from(await loadRadioRows(store.db)));
   changes.subscribe((change) => {
     if (change.kind === 'radio' || change.kind === 'resync') {
-      loadRadioMap(store.db).then((map) => radio.swap(map), (err: unknown) => log.warn({ err }, 'reloading the cell tower table failed'));
+      loadRadioRows(store.db).then((rows) => radio.swap(RadioMap.from(rows)), (err: unknown) => log.warn({ err }, 'reloading the cell tower table failed'));
     }
   });
   const fuser = new PositionFuser(radio);

@@ -1,14 +1,18 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import { notifyChange } from './changes.ts';
-import { RadioMap, type CellTower, type WifiAccessPoint, type RadioType } from '../position/radio-map.ts';
+
+/** A cell tower as OpenCellID lists it (position/radio-map.ts's CellTower has this shape). */
+export interface CellRow { radio: string; mcc: number; mnc: number; area: number; cell: number; lon: number; lat: number; range: number; samples: number }
+/** A Wi-Fi access point; `mac` lower-case and colon-separated. */
+export interface WifiRow { mac: string; lon: number; lat: number; range: number }
 
 const BATCH = 5000;
 
 /** Adds or replaces cell towers (the latest import of a tower wins); returns how many rows were written. */
-export async function saveCells(db: Kysely<Database>, cells: Iterable<CellTower>): Promise<number> {
+export async function saveCells(db: Kysely<Database>, cells: Iterable<CellRow>): Promise<number> {
   let n = 0;
-  let batch: CellTower[] = [];
+  let batch: CellRow[] = [];
   const flush = async () => {
     if (batch.length === 0) return;
     await sql`
@@ -30,7 +34,7 @@ export async function saveCells(db: Kysely<Database>, cells: Iterable<CellTower>
   return n;
 }
 
-export async function saveWifi(db: Kysely<Database>, aps: Iterable<WifiAccessPoint>): Promise<number> {
+export async function saveWifi(db: Kysely<Database>, aps: Iterable<WifiRow>): Promise<number> {
   const all = [...aps];
   for (let i = 0; i < all.length; i += BATCH) {
     await sql`
@@ -43,14 +47,11 @@ export async function saveWifi(db: Kysely<Database>, aps: Iterable<WifiAccessPoi
   return all.length;
 }
 
-/** Everything stored, as the fuser's in-memory lookup (a few million towers fit in a few hundred MB). */
-export async function loadRadioMap(db: Kysely<Database>): Promise<RadioMap> {
-  const map = new RadioMap();
-  const cells = await db.selectFrom('radio_cell').selectAll().execute();
-  for (const c of cells) {
-    map.addCell({ radio: c.radio as RadioType, mcc: c.mcc, mnc: c.mnc, area: Number(c.area), cell: Number(c.cell), lon: c.lon, lat: c.lat, range: c.range_m, samples: c.samples });
-  }
-  const aps = await db.selectFrom('radio_wifi').selectAll().execute();
-  for (const a of aps) map.addWifi({ mac: a.mac, lon: a.lon, lat: a.lat, range: a.range_m });
-  return map;
+/** Every stored tower and access point (a few million fit in a few hundred MB, for the fuser's lookup). */
+export async function loadRadioRows(db: Kysely<Database>): Promise<{ cells: CellRow[]; wifi: WifiRow[] }> {
+  const cells = (await db.selectFrom('radio_cell').selectAll().execute()).map((c) => ({
+    radio: c.radio, mcc: c.mcc, mnc: c.mnc, area: Number(c.area), cell: Number(c.cell), lon: c.lon, lat: c.lat, range: c.range_m, samples: c.samples,
+  }));
+  const wifi = (await db.selectFrom('radio_wifi').selectAll().execute()).map((a) => ({ mac: a.mac, lon: a.lon, lat: a.lat, range: a.range_m }));
+  return { cells, wifi };
 }

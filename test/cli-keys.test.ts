@@ -5,7 +5,8 @@ import { promisify } from 'node:util';
 import { openTestStore, POSTGIS_URL, type TestStore } from './helpers/stores.ts';
 import { principalForKey } from '../store/access.ts';
 import { upsertLayer } from '../store/layers.ts';
-import { loadRadioMap } from '../store/radio.ts';
+import { loadRadioRows } from '../store/radio.ts';
+import { RadioMap } from '../position/radio-map.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -81,7 +82,7 @@ describe('onemap radio import (CLI)', () => {
     const { stdout, stderr } = await cli(['radio', 'import', file]);
     assert.match(stdout, /2 cell towers stored; 1 lines rejected/);
     assert.match(stderr, /cells\.csv, line 4: area "bad"/);
-    const map = await loadRadioMap(store.db);
+    const map = RadioMap.from(await loadRadioRows(store.db));
     const tower = map.findCell({ mcc: 460, mnc: 1, area: 9120, cell: 7002 });
     assert.deepEqual([tower?.radio, tower?.lon, tower?.lat, tower?.range], ['GSM', 118.61, 24.92, 1500]);
   });

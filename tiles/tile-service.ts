@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
+import { scanLayer } from '../store/layer-scan.ts';
 import type { Database } from '../store/schema.ts';
 import type { Layer } from '../store/layers.ts';
 import { FeatureIndexBuilder, type FeatureIndex } from './feature-index.ts';
@@ -120,30 +121,12 @@ export class TileService {
   }
 }
 
-/**
- * Reads every version of a layer from one snapshot (a concurrent import is either all in or all
- * out), a page at a time by version id, straight into the index builder.
- */
+/** Every version of the layer, from one snapshot, into a tile index. */
 export async function loadLayerIndex(db: Kysely<Database>, layerId: string, pageSize = 20_000): Promise<{ index: FeatureIndex; revision: number }> {
-  return db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
-    const { rows: layerRows } = await sql<{ revision: number }>`select revision::int as revision from layer where id = ${layerId}`.execute(trx);
-    const builder = new FeatureIndexBuilder();
-    let last = 0;
-    for (;;) {
-      // Seven decimals of a degree are 1 cm, far below a z24 tile unit.
-      const { rows } = await sql<{ v: number; id: string; g: string | null; a: string; f: number; t: number | null }>`
-        select version_id as v, feature_id as id, st_asgeojson(geom, 7) as g, attributes::text as a,
-               extract(epoch from valid_from) * 1000 as f, extract(epoch from valid_to) * 1000 as t
-        from feature_version where layer_id = ${layerId} and version_id > ${last}
-        order by version_id limit ${pageSize}`.execute(trx);
-      for (const r of rows) {
-        builder.add({ featureId: r.id, geometry: r.g ? JSON.parse(r.g) : null, attributes: JSON.parse(r.a), validFrom: Number(r.f), validTo: r.t === null ? null : Number(r.t) });
-      }
-      if (rows.length < pageSize) break;
-      last = rows[rows.length - 1]!.v;
-    }
-    return { index: builder.finish(), revision: layerRows[0]?.revision ?? 0 };
-  });
+  const builder = new FeatureIndexBuilder();
+  // Seven decimals of a degree are 1 cm, far below a z24 tile unit.
+  const { revision } = await scanLayer(db, layerId, { currentOnly: false, decimals: 7, pageSize }, (v) => builder.add(v));
+  return { index: builder.finish(), revision };
 }
 
 /** TileJSON 3.0.0 for one layer or a composite (https://github.com/mapbox/tilejson-spec/tree/master/3.0.0). */
