@@ -1,3 +1,4 @@
+import { storeLocator } from '../geocoder/store-source.ts';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../server/config.ts';
@@ -152,6 +153,7 @@ async function importCommand(args: string[]): Promise<void> {
         titleEn: values['title-en'], accessClass: values.access as AccessClass | undefined,
         csv: { x: values.x, y: values.y, wkt: values.wkt },
         onProgress: progressPrinter(path.basename(file)),
+        geocoder: () => storeLocator(store.db),
       });
     } catch (err) {
       if (process.stderr.isTTY) process.stderr.write('\n');
@@ -161,7 +163,7 @@ async function importCommand(args: string[]): Promise<void> {
     if (process.stderr.isTTY) process.stderr.write('\n');
     const r = report;
     console.log(`${r.dryRun ? 'DRY RUN (nothing written): ' : ''}${r.file} → layer ${r.layer}${r.layerCreated ? ' (new)' : ''}, domain ${r.domain}, ${r.format}, CRS ${r.crs.code} (from ${r.crs.from})${r.encoding ? `, encoding ${r.encoding.name} (${r.encoding.from})` : ''}`);
-    console.log(`read ${r.read}, inserted ${r.inserted}, updated ${r.updated}, unchanged ${r.unchanged}, retired ${r.retired}, rejected ${r.rejectedCount}, repaired ${r.repaired.length}${r.awaitingGeocoding ? `, awaiting geocoding ${r.awaitingGeocoding}` : ''}; ${(r.durationMs / 1000).toFixed(1)} s`);
+    console.log(`read ${r.read}, inserted ${r.inserted}, updated ${r.updated}, unchanged ${r.unchanged}, retired ${r.retired}, rejected ${r.rejectedCount}, repaired ${r.repaired.length}${r.geocoded ? `, geocoded ${r.geocoded}` : ''}${r.awaitingGeocoding ? `, not placed ${r.awaitingGeocoding}` : ''}; ${(r.durationMs / 1000).toFixed(1)} s`);
     for (const issue of [...r.rejected.slice(0, 20)]) console.log(`  rejected row ${issue.row}${issue.field ? ` [${issue.field}]` : ''}: ${issue.reason}`);
     if (r.rejectedCount > 20) console.log(`  … ${r.rejectedCount - 20} more rejected rows${values['rejected-csv'] ? '' : ' (--rejected-csv FILE writes them all)'}`);
     for (const issue of r.repaired.slice(0, 5)) console.log(`  repaired row ${issue.row}: ${issue.reason}`);

@@ -14,6 +14,7 @@ import { crsFromDeclared, crsFromPrj, inferCrs, resolveCrs, toCgcs2000, type Crs
 import { PROFILES, guessDomain, mapFields } from './profiles/profiles.ts';
 import { InvalidValue } from './profiles/values.ts';
 import { closeRings, firstPosition, geometryProblem, transformGeometry } from './geometry.ts';
+import type { GeocodeResult } from '../geocoder/match.ts';
 
 export interface ImportOptions {
   file: string;
@@ -41,7 +42,23 @@ export interface ImportOptions {
   onError?: 'skip' | 'abort';
   csv?: Omit<CsvOptions, 'encoding'>;
   onProgress?: (p: ImportProgress) => void;
+  /**
+   * Places records that have an address and no coordinates (a business register). Asked for
+   * once, when the file has an address column; without it such rows are kept as pending.
+   */
+  geocoder?: () => Promise<AddressLocator>;
 }
+
+/** An address → where the standard address register puts it, or null. */
+export type AddressLocator = (address: string) => GeocodeResult | null;
+
+/**
+ * A match good enough to place a record on the map: a door, building, compound or crossing
+ * (an interpolated door included), not just a road or an area. Weaker matches leave the record
+ * without a point, listed in the report for a person to look at.
+ */
+export const MIN_GEOCODE_SCORE = 60;
+const PLACING_LEVELS: ReadonlySet<string> = new Set(['户室', '单元', '楼栋', '门牌号', '兴趣点', '道路交叉口']);
 
 export interface ImportProgress { read: number; rejected: number; total?: number; elapsedMs: number }
 
@@ -69,7 +86,12 @@ export interface ImportReport {
   /** The first 100,000 rejected rows with the reason (and their source values, for the CSV). */
   rejected: RowIssue[];
   repaired: RowIssue[];
+  /** Records without coordinates still to be placed: no geocoder was at hand, or it found no place good enough. */
   awaitingGeocoding: number;
+  /** Records placed by the geocoder. */
+  geocoded: number;
+  /** The first rows the geocoder could not place, with its best guess. */
+  ungeocoded: Array<{ row: number; address: string; reason: string; best?: { address: string; level: string; score: number } }>;
   durationMs: number;
 }
 
@@ -212,6 +234,9 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
     let rejectedCount = 0;
     let read = 0;
     let awaitingGeocoding = 0;
+    let geocoded = 0;
+    const ungeocoded: ImportReport['ungeocoded'] = [];
+    const locate = addressField && options.geocoder && reader.info.format === 'csv' ? await options.geocoder() : undefined;
     const seen = new Map<string, number>();
     const types = new Set<string>();
     const reject = (issue: RowIssue): undefined => {
@@ -285,8 +310,27 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
             if (after) return reject({ row: r.row, field: 'geometry', reason: `${after} after conversion from ${crs.code}: is the CRS right?`, properties: r.source ?? r.properties });
             types.add(geometry.type);
           } else if (addressField && String(r.properties[addressField] ?? '').trim()) {
-            attributes.geocode_status = 'pending';
-            awaitingGeocoding++;
+            const address = String(r.properties[addressField]).trim();
+            const hit = locate?.(address) ?? null;
+            if (hit && hit.lon !== null && hit.lat !== null && hit.score >= MIN_GEOCODE_SCORE && PLACING_LEVELS.has(hit.level)) {
+              // The register's points are already on the store's datum: no CRS conversion.
+              geometry = { type: 'Point', coordinates: [hit.lon, hit.lat] };
+              types.add('Point');
+              Object.assign(attributes, {
+                geocode_status: 'matched', match_level: hit.level, match_score: hit.score, std_address: hit.address, std_address_code: hit.code, geocode_interpolated: hit.interpolated,
+              });
+              geocoded++;
+            } else {
+              attributes.geocode_status = locate ? 'unmatched' : 'pending';
+              awaitingGeocoding++;
+              if (locate && ungeocoded.length < MAX_KEPT_REJECTIONS) {
+                ungeocoded.push({
+                  row: r.row, address,
+                  reason: hit ? `best match is only ${hit.level} (score ${hit.score}): ${hit.notes.join('; ') || hit.address}` : 'no standard address matches',
+                  ...(hit ? { best: { address: hit.address, level: hit.level, score: hit.score } } : {}),
+                });
+              }
+            }
           } else {
             return reject({ row: r.row, field: 'geometry', reason: 'the record has no geometry', properties: r.source ?? r.properties });
           }
@@ -326,7 +370,7 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
           file: fileName, layer: options.layer, layerCreated: created, domain, format: reader.info.format,
           crs: { code: crs.code, from: crsFrom }, encoding: reader.info.encoding, mode, validFrom: validFrom.toISOString(),
           dryRun: !!options.dryRun, read, inserted: outcome.inserted, updated: outcome.updated, unchanged: outcome.unchanged,
-          retired: outcome.retired, rejectedCount, columns: reader.info.columns ?? reader.info.fields.map((f) => f.name), rejected, repaired: outcome.repaired, awaitingGeocoding,
+          retired: outcome.retired, rejectedCount, columns: reader.info.columns ?? reader.info.fields.map((f) => f.name), rejected, repaired: outcome.repaired, awaitingGeocoding, geocoded, ungeocoded,
           durationMs: Math.round(performance.now() - started),
         };
         if (options.dryRun) throw new Rollback();

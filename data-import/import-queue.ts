@@ -26,10 +26,14 @@ export class ImportQueue {
    * `afterCommit` runs once a job's data is committed and before the job reads as succeeded, so
    * that whoever sees "succeeded" also sees the new data in every cache (the layer catalog, tiles).
    */
-  constructor(db: Kysely<Database>, log: Logger, afterCommit: (layerId: string) => Promise<void> = async () => undefined) {
+  readonly #geocoder: ImportOptions['geocoder'];
+
+  /** `geocoder` places a business register's address-only rows (the server's live geocoder). */
+  constructor(db: Kysely<Database>, log: Logger, afterCommit: (layerId: string) => Promise<void> = async () => undefined, geocoder?: ImportOptions['geocoder']) {
     this.#db = db;
     this.#log = log;
     this.#afterCommit = afterCommit;
+    this.#geocoder = geocoder;
   }
 
   async submit(job: QueuedImport, options: { deleteFileAfter: boolean }): Promise<string> {
@@ -60,6 +64,7 @@ export class ImportQueue {
       await updateJob(this.#db, id, { status: 'running', started: true });
       const report = await importLayerFile(this.#db, {
         ...options,
+        geocoder: this.#geocoder,
         onProgress: (p) => {
           this.#live.set(id, { ...p });
           // Progress is written at most once a second, outside the import's transaction.

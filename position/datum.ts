@@ -5,7 +5,7 @@
  * as the map providers apply none there.
  */
 
-import { wgs84ToBd09, wgs84ToGcj02 } from '../data-import/crs/china-offsets.ts';
+import { bd09ToWgs84, gcj02ToWgs84, wgs84ToBd09, wgs84ToGcj02 } from '../data-import/crs/china-offsets.ts';
 
 export type Datum = 'CRS84' | 'EPSG:4490' | 'GCJ02' | 'BD09';
 export const DATUMS: readonly Datum[] = ['CRS84', 'EPSG:4490', 'GCJ02', 'BD09'];
@@ -28,6 +28,15 @@ export function lonLatIn(datum: Datum, lon: number, lat: number): [number, numbe
     case 'CRS84': case 'EPSG:4490': return [lon, lat];
     case 'GCJ02': return wgs84ToGcj02(lon, lat);
     case 'BD09': return wgs84ToBd09(lon, lat);
+  }
+}
+
+/** A lon/lat given in `datum` on WGS84 / CGCS2000, which the store holds (GCJ-02 and BD-09 are never stored). */
+export function lonLatFrom(datum: Datum, lon: number, lat: number): [number, number] {
+  switch (datum) {
+    case 'CRS84': case 'EPSG:4490': return [lon, lat];
+    case 'GCJ02': return gcj02ToWgs84(lon, lat);
+    case 'BD09': return bd09ToWgs84(lon, lat);
   }
 }
 

@@ -1,6 +1,7 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
 import type { RequestState, Services } from './context.ts';
 import { errorMiddleware } from './errors.ts';
 import { authMiddleware } from './auth.ts';
@@ -12,6 +13,7 @@ import { registerWebRoutes } from './routes/web.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerPositionRoutes } from './routes/position.ts';
 import { registerAssetRoutes } from './routes/assets.ts';
+import { registerGeocodeRoutes } from './routes/geocode.ts';
 import { ImportQueue } from '../data-import/import-queue.ts';
 
 /** API keys passed in the URL (map clients that cannot send headers) stay out of the logs. */
@@ -19,7 +21,15 @@ export function redactKey(url: string): string {
   return url.replace(/([?&]api_key=)[^&#]*/gi, '$1***');
 }
 
-export function createApp(services: Services, queue = new ImportQueue(services.store.db, services.log, (id) => services.catalog.refresh(id))): Koa<RequestState> {
+/** The import queue of a server: caches refreshed after each commit, business registers placed by the live geocoder. */
+export function importQueueFor(services: Services): ImportQueue {
+  return new ImportQueue(services.store.db, services.log, (id) => services.catalog.refresh(id), async () => {
+    const geocoder = await services.geocoder.get();
+    return (address) => geocoder.geocode(address, { limit: 1 }).results[0] ?? null;
+  });
+}
+
+export function createApp(services: Services, queue = importQueueFor(services)): Koa<RequestState> {
   const app = new Koa<RequestState>();
   if (services.config.publicUrl) app.proxy = true;
   const router = new Router<RequestState>();
@@ -31,6 +41,7 @@ export function createApp(services: Services, queue = new ImportQueue(services.s
   registerDeviceRoutes(router, services);
   registerPositionRoutes(router, services);
   registerAssetRoutes(router, services);
+  registerGeocodeRoutes(router, services);
 
   app.use(async (ctx, next) => {
     const started = performance.now();
@@ -53,4 +64,15 @@ export function createApp(services: Services, queue = new ImportQueue(services.s
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
+}
+
+/**
+ * The HTTP server for the app. Node refuses request heads over 16 KiB with a bare 431; a long
+ * GET (an address of a few thousand characters, percent-encoded three bytes a character) should
+ * instead reach the routes and get a JSON 400 that says what is wrong.
+ */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+export function createHttpServer(app: Koa<RequestState>): Server {
+  return createServer({ maxHeaderSize: MAX_HEADER_BYTES }, app.callback());
 }

@@ -10,6 +10,7 @@ import type { TileService } from '../tiles/tile-service.ts';
 import type { AssetService } from '../position/asset-service.ts';
 import type { PositionFuser } from '../position/fuse.ts';
 import type { SwappableRadioLookup } from './services.ts';
+import type { GeocoderService } from '../geocoder/geocoder-service.ts';
 
 /** What every route gets: passed in once, never read from globals. */
 export interface Services {
@@ -27,6 +28,8 @@ export interface Services {
   radio: SwappableRadioLookup;
   /** Per-device position filters (in memory, with a TTL). */
   fuser: PositionFuser;
+  /** The standard address geocoder, rebuilt when the address register changes. */
+  geocoder: GeocoderService;
 }
 
 export interface RequestState {

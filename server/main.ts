@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { openStore } from '../store/db.ts';
 import { listLayers } from '../store/layers.ts';
 import { failInterruptedJobs } from '../store/import-jobs.ts';
-import { createApp } from './app.ts';
+import { createHttpServer, createApp } from './app.ts';
 import { openServices } from './services.ts';
 import { loadDemoCity } from '../fixtures/load-demo-city.ts';
 
@@ -44,7 +44,7 @@ async function main() {
 
   const services = await openServices(config, store, log);
   const app = createApp(services);
-  const server = app.listen(config.port, config.host, () => {
+  const server = createHttpServer(app).listen(config.port, config.host, () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = config.publicUrl ?? `http://localhost:${port}`;

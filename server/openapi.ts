@@ -2,6 +2,7 @@ import type { ParamSpec } from './params.ts';
 import { COMMON_PARAMS, ITEM_PARAMS, ITEMS_PARAMS } from './routes/collections.ts';
 import { TILE_PARAMS, TILEJSON_PARAMS } from './routes/tiles.ts';
 import { NEAREST_PARAMS } from './routes/assets.ts';
+import { BATCH_PARAMS, GEOCODE_PARAMS, PARSE_PARAMS, REVERSE_PARAMS, SUGGEST_PARAMS } from './routes/geocode.ts';
 
 function queryParameters(specs: readonly ParamSpec<unknown>[]) {
   return specs.map((s) => ({
@@ -168,6 +169,36 @@ export function openApiDocument(base: string) {
           },
         },
       },
+      '/geocode': {
+        get: {
+          summary: 'Address → standard addresses, best first: the register\'s text and code, coordinates, match level (门牌号 … 省) and a score 0–100 (README, "Geocoding": what the score means)',
+          operationId: 'geocode',
+          parameters: required(queryParameters(GEOCODE_PARAMS), 'address'),
+          responses: { '200': json('The parsed components and the results; ambiguous when the best two score alike'), ...standard },
+        },
+      },
+      '/geocode/parse': {
+        get: { summary: 'An address split into province, city, district, devzone, town, community, road, roadNumber, poi, building, unit, floor, room', operationId: 'parseAddress', parameters: required(queryParameters(PARSE_PARAMS), 'address'), responses: { '200': json('The components and the division resolved'), ...standard } },
+      },
+      '/reverse': {
+        get: { summary: 'Point → the nearest standard address, the nearest road and the divisions around it, with distances in metres', operationId: 'reverseGeocode', parameters: required(queryParameters(REVERSE_PARAMS), 'lon', 'lat'), responses: { '200': json('The nearest address, road and divisions'), ...standard } },
+      },
+      '/suggest': {
+        get: { summary: 'Prefix autocomplete over roads, doors, compounds and standard addresses', operationId: 'suggestAddresses', parameters: required(queryParameters(SUGGEST_PARAMS), 'q'), responses: { '200': json('Suggestions, shortest completion first'), ...standard } },
+      },
+      '/geocode/batch': {
+        post: {
+          summary: 'Many addresses at once: a JSON array (→ JSON results), or a CSV upload with ?column= naming the address column (→ the same CSV, same encoding, with lon, lat, match_level, match_score, std_address, std_address_code appended, streamed)',
+          operationId: 'geocodeBatch',
+          parameters: queryParameters(BATCH_PARAMS),
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'array', items: {} } }, 'text/csv': { schema: { type: 'string' } } } },
+          responses: { '200': { description: 'The results', content: { 'application/json': { schema: { type: 'object' } }, 'text/csv': { schema: { type: 'string' } } } }, ...standard, '413': errorResponse('The upload is over the size limit'), '415': errorResponse('Neither JSON nor CSV') },
+        },
+      },
     },
   };
+}
+
+function required<P extends { name: string; required: boolean }>(params: P[], ...names: string[]): P[] {
+  return params.map((p) => (names.includes(p.name) ? { ...p, required: true } : p));
 }

@@ -159,3 +159,18 @@ export const crsParam: ParamSpec<Datum, 'crs'> = {
     return d;
   },
 };
+
+
+export function numberParam<N extends string>(name: N, description: string, min: number, max: number, unit = ''): ParamSpec<number, N> {
+  return {
+    name,
+    description,
+    schema: { type: 'number', minimum: min, maximum: max },
+    parse(raw) {
+      if (!NUMBER.test(raw.trim())) throw badParameter(name, 'must be a number', raw);
+      const n = Number(raw);
+      if (!(n >= min && n <= max)) throw badParameter(name, `must lie in [${min}, ${max}]${unit}`, raw);
+      return n;
+    },
+  };
+}

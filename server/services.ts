@@ -20,6 +20,7 @@ export class SwappableRadioLookup implements RadioLookup {
   findWifi(mac: string): WifiAccessPoint | undefined { return this.#map.findWifi(mac); }
 }
 import type { Services } from './context.ts';
+import { GeocoderService } from '../geocoder/geocoder-service.ts';
 
 /** Opens what the routes share, wired to the change feed; `close` releases it (not the store). */
 export async function openServices(config: Readonly<Config>, store: Store, log: Logger): Promise<Services & { close(): Promise<void> }> {
@@ -51,9 +52,14 @@ export async function openServices(config: Readonly<Config>, store: Store, log: 
   const assets = new AssetService(store.db, { log });
   assets.follow(catalog, changes);
   assets.warm(catalog.all());
+  // The geocoder: built now in the background (the first request waits for it), rebuilt when addresses or roads change.
+  const geocoder = new GeocoderService(store.db, log);
+  geocoder.follow(changes, catalog);
+  void geocoder.get().catch((err: unknown) => log.warn({ err }, 'building the geocoder failed; the first geocoding request will try again'));
   return {
-    config, store, log, changes, catalog, tiles, radio, fuser, assets,
+    config, store, log, changes, catalog, tiles, radio, fuser, assets, geocoder,
     async close() {
+      geocoder.close();
       await assets.close();
       clearInterval(timer);
       catalog.close();

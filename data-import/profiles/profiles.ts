@@ -138,7 +138,32 @@ const BUSINESS: DomainProfile = {
   ],
 };
 
-const ADDRESS: DomainProfile = { domain: 'address', rules: [rule('address', 'string', '地址', ['标准地址', 'ADDRESS'])] };
+/**
+ * Standard addresses as public-security and civil-affairs address systems export them (README,
+ * "Standard address CSV"): the full text, its components, the entrance point. The geocoder reads
+ * these attribute names.
+ */
+const ADDRESS: DomainProfile = {
+  domain: 'address',
+  rules: [
+    rule('address', 'string', '标准地址', ['地址', '地址全称', '标准地址全称', '地址名称', 'DZQC', 'BZDZ', 'ADDRESS']),
+    rule('province', 'string', '省', ['省份', '省名称', 'SHENG']),
+    rule('city', 'string', '市', ['地市', '市名称', 'SHI']),
+    rule('district', 'string', '区县', ['县区', '区/县', '县（市、区）', 'QX', 'QXMC']),
+    rule('town', 'string', '乡镇街道', ['街道', '乡镇', '街道/乡镇', '乡镇（街道）', 'JD', 'XZJD']),
+    rule('community', 'string', '社区村', ['社区', '村居', '社区/村', '居委会', '村（社区）', 'SQ', 'SQMC']),
+    rule('road', 'string', '街路巷', ['道路', '路名', '街路巷名称', 'JLX', 'JLXMC']),
+    rule('road_number', 'string', '门牌号', ['门牌', '门（楼）牌号', 'MPH', 'MPHM']),
+    rule('poi', 'string', '小区', ['小区名称', '建筑物名称', '院落名称', '兴趣点', 'XQ', 'XQMC', 'JZWMC']),
+    rule('building', 'string', '楼栋号', ['楼栋', '幢号', '栋号', 'LDH', 'LZH']),
+    rule('unit', 'string', '单元号', ['单元', 'DYH']),
+    rule('room', 'string', '户室号', ['户号', '室号', '房号', 'HSH', 'FH']),
+    rule('units', 'integer', '单元数', ['DYS']),
+    rule('district_code', 'string', '区县代码', ['区县编码', 'QXDM']),
+    rule('town_code', 'string', '乡镇街道代码', ['街道代码', '街道编码', 'JDDM']),
+    rule('community_code', 'string', '社区村代码', ['社区代码', '社区编码', 'SQDM']),
+  ],
+};
 
 export const PROFILES: Readonly<Record<Domain, DomainProfile>> = {
   pipeline: PIPELINE, building: BUILDING, land: LAND, road: ROAD, water: WATER, green: GREEN, business: BUSINESS, address: ADDRESS,

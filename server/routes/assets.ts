@@ -2,32 +2,16 @@ import type Router from '@koa/router';
 import { canRead, recordAudit } from '../../store/access.ts';
 import type { Layer } from '../../store/layers.ts';
 import { isAssetLayer } from '../../position/asset-service.ts';
-import { lonLatIn, type Datum } from '../../position/datum.ts';
-import { bd09ToWgs84, gcj02ToWgs84 } from '../../data-import/crs/index.ts';
+import { lonLatFrom, lonLatIn, type Datum } from '../../position/datum.ts';
 import { AppError, badParameter, notFound } from '../errors.ts';
 import { baseUrl, type Ctx, type RequestState, type Services } from '../context.ts';
-import { apiKeyParam, crsParam, integerParam, readParams, type ParamSpec } from '../params.ts';
+import { apiKeyParam, crsParam, integerParam, numberParam, readParams, type ParamSpec } from '../params.ts';
 
-const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 const MAX_LAYERS = 32;
 const MAX_TYPES = 32;
 export const MAX_K = 100;
 /** A nearest-asset answer is about what is around someone; 100 km is the whole of Quanzhou's urban area and then some. */
 export const MAX_DISTANCE_M = 100_000;
-
-function numberParam<N extends string>(name: N, description: string, min: number, max: number, unit = ''): ParamSpec<number, N> {
-  return {
-    name,
-    description,
-    schema: { type: 'number', minimum: min, maximum: max },
-    parse(raw) {
-      if (!NUMBER.test(raw.trim())) throw badParameter(name, 'must be a number', raw);
-      const n = Number(raw);
-      if (!(n >= min && n <= max)) throw badParameter(name, `must lie in [${min}, ${max}]${unit}`, raw);
-      return n;
-    },
-  };
-}
 
 function listParam<N extends string>(name: N, description: string, max: number): ParamSpec<string[], N> {
   return {
@@ -77,15 +61,6 @@ export function searchedLayers(ctx: Ctx, services: Services, named: readonly str
   return layers as Layer[];
 }
 
-/** The query point on WGS84 / CGCS2000, which the store holds (GCJ-02 and BD-09 are never stored). */
-function toStoreDatum(datum: Datum, lon: number, lat: number): [number, number] {
-  switch (datum) {
-    case 'CRS84': case 'EPSG:4490': return [lon, lat];
-    case 'GCJ02': return gcj02ToWgs84(lon, lat);
-    case 'BD09': return bd09ToWgs84(lon, lat);
-  }
-}
-
 const round = (x: number, decimals: number) => Math.round(x * 10 ** decimals) / 10 ** decimals;
 
 /**
@@ -132,7 +107,7 @@ export function registerAssetRoutes(router: Router<RequestState>, services: Serv
     const crs = q.crs ?? 'CRS84';
     const k = q.k ?? 5;
     const layers = searchedLayers(ctx, services, q.layers);
-    const [lon, lat] = toStoreDatum(crs, q.lon, q.lat);
+    const [lon, lat] = lonLatFrom(crs, q.lon, q.lat);
 
     const assets = await nearestAssetsJson(ctx, services, layers, lon, lat, { k, crs, maxDistance: q.maxDistance, types: q.types, asked: [q.lon, q.lat] });
     ctx.set('Cache-Control', layers.every((l) => l.accessClass === 'public') ? 'public, no-cache' : 'private, no-cache');

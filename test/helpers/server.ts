@@ -1,12 +1,12 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import pino from 'pino';
-import { createApp } from '../../server/app.ts';
+import { createApp, createHttpServer, importQueueFor } from '../../server/app.ts';
 import { openServices } from '../../server/services.ts';
 import type { Services } from '../../server/context.ts';
 import { loadConfig } from '../../server/config.ts';
 import type { Store } from '../../store/db.ts';
-import { ImportQueue } from '../../data-import/import-queue.ts';
+import type { ImportQueue } from '../../data-import/import-queue.ts';
 
 export interface RunningServer { url: string; close(): Promise<void> }
 
@@ -15,10 +15,10 @@ export async function startServer(store: Store, env: Record<string, string> = {}
   const config = loadConfig({ PORT: '0', ONEMAP_LOG_LEVEL: 'silent', ...env });
   const log = pino({ level: 'silent' });
   const services = await openServices(config, store, log);
-  const queue = new ImportQueue(store.db, log, (id) => services.catalog.refresh(id));
+  const queue = importQueueFor(services);
   const app = createApp(services, queue);
   const server: Server = await new Promise((resolve) => {
-    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    const s = createHttpServer(app).listen(0, '127.0.0.1', () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   return {
