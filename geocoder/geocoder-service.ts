@@ -42,8 +42,15 @@ export class GeocoderService {
     this.#unsubscribe = changes.subscribe((change) => {
       if (change.kind === 'resync') this.rebuild();
       else if (change.kind === 'layer') {
-        const layer = catalog.get(change.layerId);
-        if (this.#layers.has(change.layerId) || (layer && GEOCODER_DOMAINS.has(layer.domain))) this.rebuild();
+        if (this.#layers.has(change.layerId)) {
+          this.rebuild();
+          return;
+        }
+        // A layer new to this process may not be in the catalog yet: read it first.
+        void catalog.refresh(change.layerId).then(() => {
+          const layer = catalog.get(change.layerId);
+          if (layer && GEOCODER_DOMAINS.has(layer.domain)) this.rebuild();
+        }, (err: unknown) => this.#log.warn({ err }, 'reading a changed layer failed; the geocoder keeps its index'));
       }
     });
   }

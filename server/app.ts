@@ -13,6 +13,11 @@ import { registerWebRoutes } from './routes/web.ts';
 import { registerDeviceRoutes } from './routes/devices.ts';
 import { registerPositionRoutes } from './routes/position.ts';
 import { registerAssetRoutes } from './routes/assets.ts';
+import { registerCoordsRoutes } from './routes/coords.ts';
+import { registerChangeRoutes } from './routes/changes.ts';
+import { registerOverlayRoutes } from './routes/analysis-overlay.ts';
+import { registerStatsRoutes } from './routes/analysis-stats.ts';
+import { registerAnalysisFieldRoutes } from './routes/analysis-field.ts';
 import { registerGeocodeRoutes } from './routes/geocode.ts';
 import { ImportQueue } from '../data-import/import-queue.ts';
 
@@ -42,6 +47,11 @@ export function createApp(services: Services, queue = importQueueFor(services)):
   registerPositionRoutes(router, services);
   registerAssetRoutes(router, services);
   registerGeocodeRoutes(router, services);
+  registerCoordsRoutes(router, services);
+  registerChangeRoutes(router, services);
+  registerOverlayRoutes(router, services);
+  registerStatsRoutes(router, services);
+  registerAnalysisFieldRoutes(router, services);
 
   app.use(async (ctx, next) => {
     const started = performance.now();

@@ -2,6 +2,11 @@ import type { ParamSpec } from './params.ts';
 import { COMMON_PARAMS, ITEM_PARAMS, ITEMS_PARAMS } from './routes/collections.ts';
 import { TILE_PARAMS, TILEJSON_PARAMS } from './routes/tiles.ts';
 import { NEAREST_PARAMS } from './routes/assets.ts';
+import { COORDS_PARAMS, COORDS_POST_PARAMS } from './routes/coords.ts';
+import { CHANGES_PARAMS } from './routes/changes.ts';
+import { OVERLAY_BODY_SCHEMA, OVERLAY_QUERY_PARAMS } from './routes/analysis-overlay.ts';
+import { STATS_PARAMS } from './routes/analysis-stats.ts';
+import { BURST_PARAMS, CROSS_SECTION_PARAMS, DIG_CHECK_PARAMS } from './routes/analysis-field.ts';
 import { BATCH_PARAMS, GEOCODE_PARAMS, PARSE_PARAMS, REVERSE_PARAMS, SUGGEST_PARAMS } from './routes/geocode.ts';
 
 function queryParameters(specs: readonly ParamSpec<unknown>[]) {
@@ -193,6 +198,63 @@ export function openApiDocument(base: string) {
           parameters: queryParameters(BATCH_PARAMS),
           requestBody: { required: true, content: { 'application/json': { schema: { type: 'array', items: {} } }, 'text/csv': { schema: { type: 'string' } } } },
           responses: { '200': { description: 'The results', content: { 'application/json': { schema: { type: 'object' } }, 'text/csv': { schema: { type: 'string' } } } }, ...standard, '413': errorResponse('The upload is over the size limit'), '415': errorResponse('Neither JSON nor CSV') },
+        },
+      },
+      '/collections/{collectionId}/changes': {
+        get: {
+          summary: 'Features added, changed and retired between two instants (from, to], each with its new (or last) state and versions',
+          operationId: 'getChanges',
+          parameters: [collectionId, ...required(queryParameters(CHANGES_PARAMS), 'from')],
+          responses: { '200': geojson('A FeatureCollection with properties.change = added | changed | retired, and counts'), ...standard, '404': errorResponse('No such collection') },
+        },
+      },
+      '/coords/transform': {
+        get: { summary: 'Convert points between CRS84, EPSG:4326/4490, CGCS2000 Gauss-Krüger zones, UTM, EPSG:3857, GCJ02 and BD09 (easting/longitude first)', operationId: 'getTransform', parameters: required(queryParameters(COORDS_PARAMS), 'from', 'to', 'points'), responses: { '200': json('{from, to, points}'), ...standard } },
+        post: {
+          summary: 'The same for up to 100,000 points in a JSON body {from, to, points: [[x, y], …]}',
+          operationId: 'postTransform',
+          parameters: queryParameters(COORDS_POST_PARAMS),
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['from', 'to', 'points'], properties: { from: { type: 'string' }, to: { type: 'string' }, points: { type: 'array', items: { type: 'array', items: { type: 'number' } } } } } } } },
+          responses: { '200': json('{from, to, points}'), ...standard },
+        },
+      },
+      '/analysis/overlay': {
+        post: {
+          summary: 'Features of a layer intersecting, or within a distance of, a geometry or another layer\'s features: counts, lengths and areas',
+          operationId: 'overlay',
+          parameters: queryParameters(OVERLAY_QUERY_PARAMS),
+          requestBody: { required: true, content: { 'application/json': { schema: OVERLAY_BODY_SCHEMA } } },
+          responses: { '200': json('Summary and features, nearest first'), ...standard, '404': errorResponse('No such layer') },
+        },
+      },
+      '/analysis/stats': {
+        get: { summary: 'Counts, lengths and areas of a layer per district, town, community or square grid cell (metres, EPSG:4549), optionally as of a date', operationId: 'stats', parameters: required(queryParameters(STATS_PARAMS), 'layer', 'by'), responses: { '200': json('One row per area or cell, and the total'), ...standard } },
+      },
+      '/analysis/dig-check': {
+        post: {
+          summary: 'Before digging: every utility crossing a polygon, a point with a radius or a line with a width, or within its clearance (GB 50289-2016), with depth at the crossing, distance and risk; GeoJSON or printable HTML',
+          operationId: 'digCheck',
+          parameters: queryParameters(DIG_CHECK_PARAMS),
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['geometry'], properties: { geometry: { type: 'object' }, radius: { type: 'number' }, width: { type: 'number' }, depth: { type: 'number' }, layers: { type: 'array', items: { type: 'string' } }, crs: { type: 'string' } } } } } },
+          responses: { '200': geojson('The utilities, with the searched and withheld layers'), ...standard },
+        },
+      },
+      '/analysis/cross-section': {
+        post: {
+          summary: 'The pipes a line crosses, ordered along it (offset, depth, diameter, type): the data of a 横断面图, or its SVG drawing',
+          operationId: 'crossSection',
+          parameters: queryParameters(CROSS_SECTION_PARAMS),
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['geometry'], properties: { geometry: { type: 'object' }, layers: { type: 'array', items: { type: 'string' } }, crs: { type: 'string' } } } } } },
+          responses: { '200': { description: 'The crossings (JSON) or the drawing (image/svg+xml)', content: { 'application/json': { schema: { type: 'object' } }, 'image/svg+xml': { schema: { type: 'string' } } } }, ...standard },
+        },
+      },
+      '/analysis/burst-isolation': {
+        post: {
+          summary: 'A burst water or gas main: the valves to close, the isolated segments and the buildings and addresses that lose supply',
+          operationId: 'burstIsolation',
+          parameters: queryParameters(BURST_PARAMS),
+          requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', properties: { layer: { type: 'string' }, segment: { type: 'string' }, point: { type: 'array', items: { type: 'number' } }, valves: { type: 'array', items: { type: 'string' } }, connectivity: { type: 'string' }, maxDistance: { type: 'number' } } } } } },
+          responses: { '200': json('Valves, isolated segments, affected buildings and addresses'), ...standard, '404': errorResponse('Unknown layer or segment') },
         },
       },
     },

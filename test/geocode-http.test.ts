@@ -205,6 +205,29 @@ describe('geocoding endpoints (postgres)', () => {
     assert.ok(found, 'the new address is matched after the change notification');
   });
 
+  it('loads a public-security standard address export (GBK CSV, its own column names) and matches against it', async () => {
+    const file = path.join(dir, '标准地址.csv');
+    const lon = sample.lon - 0.001;
+    writeFileSync(file, iconv.encode([
+      '地址编码,标准地址,区县,街路巷,门牌号,小区名称,楼栋号,单元号,经度,纬度',
+      `PS0001,福建省泉州市${sample.district}公安路18号警苑小区2号楼,${sample.district},公安路,18,警苑小区,2号楼,,${lon},${sample.lat}`,
+      `PS0002,福建省泉州市${sample.district}公安路18号警苑小区2号楼1单元,${sample.district},公安路,18,警苑小区,2,1,${lon},${sample.lat}`,
+    ].join('\r\n'), 'gbk'));
+    const report = await importLayerFile(store.db, { file, layer: 'ps-addresses', domain: 'address', key: '地址编码', accessClass: 'public' });
+    assert.equal(report.inserted, 2);
+    let best: { code: string; level: string } | undefined;
+    for (let i = 0; i < 100 && best?.code !== 'PS0002'; i++) {
+      await server.services.geocoder.settled();
+      best = (await getJson(q('/geocode', { address: `${sample.district}公安路十八号警苑小区2栋1单元` }))).body.results[0];
+      if (best?.code !== 'PS0002') await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(best?.code, 'PS0002');
+    assert.equal(best?.level, '单元');
+    const building = (await getJson(q('/geocode', { address: '警苑小区2号楼' }))).body.results[0];
+    assert.equal(building.code, 'PS0001');
+    assert.equal(building.level, '楼栋');
+  });
+
   it('a business CSV with only addresses: placed rows get points, the rest are reported', async () => {
     const file = path.join(dir, 'shops.csv');
     writeFileSync(file, ['名称,地址', `好运来,${sample.road}${sample.roadNumber}`, '无名店,火星大道1号', '又一家,乱七八糟'].join('\n'));

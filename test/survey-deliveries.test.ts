@@ -10,6 +10,7 @@ import { generateDemoCity, type DemoCity } from '../fixtures/demo-city/index.ts'
 import { writeSurveyDeliveries, type SurveyFile } from '../fixtures/survey/write-survey.ts';
 import { importLayerFile } from '../data-import/import-file.ts';
 import { getFeatureJson } from '../store/features.ts';
+import { storeLocator } from '../geocoder/store-source.ts';
 
 /** The demo city as departments deliver it goes through the importer and comes back the same. */
 describe('the demo city in survey formats, through the importer', () => {
@@ -36,6 +37,8 @@ describe('the demo city in survey formats, through the importer', () => {
       const r = await importLayerFile(store.db, {
         file: f.file, layer: f.layer, domain: meta?.domain, key: f.key, crs: f.crs, mode: f.mode,
         validFrom: f.validFrom ? new Date(f.validFrom) : undefined, validFromField: f.validFromField,
+        // The business register's address-only rows are placed on the (public) standard addresses loaded before it.
+        accessClass: meta?.accessClass, geocoder: () => storeLocator(store.db),
       });
       const name = path.basename(f.file);
       assert.equal(r.rejectedCount, 0, `${name}: ${JSON.stringify(r.rejected.slice(0, 2))}`);

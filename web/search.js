@@ -1,9 +1,9 @@
 import { ApiError } from './api.js';
 
 /**
- * The address search box, a client of GET /geocode?address=…. The geocoder is being built; until
- * it is deployed the server answers 404 (no such route) or 501, and the box says so instead of
- * failing. Results are read in either of the shapes a geocoder is likely to answer with:
+ * The address search box, a client of GET /geocode?address=… (geocoder/). A server without the
+ * geocoder answers 404 or 501, and the box says so instead of failing. Results are read in
+ * either of the shapes a geocoder is likely to answer with (ours is the second):
  * a GeoJSON FeatureCollection of points (properties: address/label/name, score, level), or
  * `{ results: [{ address, lon, lat | location: [lon, lat] | coordinates: [lon, lat], score, level }] }`.
  */
