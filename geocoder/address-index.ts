@@ -42,6 +42,16 @@ export interface StandardAddress extends StandardAddressInput {
   door: number | null;
 }
 
+/** An earlier state of a standard address (its road renamed, its number re-assigned). */
+export interface FormerAddressInput {
+  /** The standard address's code; its current state is among the addresses. */
+  id: string;
+  road: string | null;
+  roadNumber: string | null;
+  /** When that state ended (ISO 8601). */
+  until: string;
+}
+
 export interface RoadInput {
   id: string;
   name: string;
@@ -116,6 +126,10 @@ export function levelOf(a: StandardAddressInput): MatchLevel {
   return '兴趣点';
 }
 
+function canonicalNumber(roadNumber: string): string {
+  return /号$/.test(roadNumber) ? roadNumber : `${roadNumber}号`;
+}
+
 export function doorNumber(roadNumber: string | null | undefined): number | null {
   const m = roadNumber ? /^(\d+)/.exec(roadNumber) : null;
   return m ? Number(m[1]) : null;
@@ -187,6 +201,10 @@ export class AddressIndex {
   readonly byId = new Map<string, StandardAddress>();
   readonly roads = new Map<string, Road>();
   readonly pois = new Map<string, StandardAddress[]>();
+  /** 旧路|12号 → the addresses that door is now, for people who write an address as it was. */
+  readonly formerDoors = new Map<string, { addresses: StandardAddress[]; until: string }>();
+  /** A road's former name → its name now, where every address that had the old one moved to one road. */
+  readonly formerRoads = new Map<string, { current: string; until: string }>();
   readonly areas: Area[];
   readonly areaByCode = new Map<string, Area>();
   /** Road segments for reverse geocoding: [road, line index, vertex index]. */
@@ -195,7 +213,7 @@ export class AddressIndex {
   readonly #segmentTree: Flatbush | null;
   readonly #areaTree: Flatbush | null;
 
-  constructor(input: { addresses: Iterable<StandardAddressInput>; roads: Iterable<RoadInput>; areas: Iterable<AreaInput> }) {
+  constructor(input: { addresses: Iterable<StandardAddressInput>; roads: Iterable<RoadInput>; areas: Iterable<AreaInput>; former?: Iterable<FormerAddressInput> }) {
     for (const r of input.roads) {
       if (!r.name) continue;
       let road = this.roads.get(r.name);
@@ -246,6 +264,27 @@ export class AddressIndex {
       road.odd.sort((a, b) => a.n - b.n);
       road.even.sort((a, b) => a.n - b.n);
     }
+    // Earlier states: a door as it was written before a renaming or re-numbering.
+    const renamed = new Map<string, { to: Set<string>; until: string }>();
+    for (const f of input.former ?? []) {
+      const now = this.byId.get(f.id);
+      if (!now || !f.road || (f.road === now.road && f.roadNumber === now.roadNumber)) continue;
+      if (f.roadNumber) {
+        const key = `${f.road}|${canonicalNumber(f.roadNumber)}`;
+        const entry = this.formerDoors.get(key) ?? { addresses: [], until: f.until };
+        if (!entry.addresses.includes(now)) entry.addresses.push(now);
+        if (f.until > entry.until) entry.until = f.until;
+        this.formerDoors.set(key, entry);
+      }
+      if (f.road !== now.road && now.road && !this.roads.has(f.road)) {
+        const r = renamed.get(f.road) ?? { to: new Set<string>(), until: f.until };
+        r.to.add(now.road);
+        if (f.until > r.until) r.until = f.until;
+        renamed.set(f.road, r);
+      }
+    }
+    for (const [old, r] of renamed) if (r.to.size === 1) this.formerRoads.set(old, { current: [...r.to][0]!, until: r.until });
+
     // A compound's addresses start with its gate: the lowest door, then the lowest building.
     for (const list of this.pois.values()) list.sort((a, b) => (a.door ?? Infinity) - (b.door ?? Infinity) || buildingOrder(a) - buildingOrder(b));
 

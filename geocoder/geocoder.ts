@@ -1,4 +1,4 @@
-import { AddressIndex, type AreaInput, type MatchLevel, type RoadInput, type StandardAddressInput } from './address-index.ts';
+import { AddressIndex, type AreaInput, type FormerAddressInput, type MatchLevel, type RoadInput, type StandardAddressInput } from './address-index.ts';
 import { isAncestor, lineage, loadDivisions, type AdminNode, type DivisionTree } from './divisions.ts';
 import { Gazetteer } from './gazetteer.ts';
 import { matchParsed, type GeocodeResult } from './match.ts';
@@ -15,6 +15,8 @@ export interface GeocoderInput {
   addresses: Iterable<StandardAddressInput>;
   roads: Iterable<RoadInput>;
   areas: Iterable<AreaInput>;
+  /** Earlier states of standard addresses (renamed roads, re-assigned numbers). */
+  former?: Iterable<FormerAddressInput>;
 }
 
 export interface GeocoderOptions {
@@ -75,6 +77,10 @@ export class Geocoder {
     const index = new AddressIndex(input);
     const gazetteer = base.clone();
     for (const name of index.roads.keys()) gazetteer.add(name, { kind: 'road', name, alias: false }, { fuzzy: true });
+    for (const key of index.formerDoors.keys()) {
+      const name = key.slice(0, key.indexOf('|'));
+      if (!index.roads.has(name)) gazetteer.add(name, { kind: 'road', name, alias: false });
+    }
     for (const name of index.pois.keys()) gazetteer.add(name, { kind: 'poi', name, alias: false }, { fuzzy: true });
     const homeCode = options.homeCode ?? '350500';
     const home = tree.byCode.get(homeCode);

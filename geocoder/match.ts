@@ -104,9 +104,28 @@ function matchLocal(parsed: ParsedAddress, ctx: MatchContext): GeocodeResult[] {
       }, null, [`${road.name} and ${other!.name} cross here`])];
     }
   }
-  if (road) return onRoad(parsed, road, poi);
+  if (road) return onRoad(parsed, road, poi, index);
+  const former = parsed.road?.local ? formerRoad(parsed, ctx.index) : null;
+  if (former) return former;
   if (poi) return inCompound(parsed, poi);
   return [];
+}
+
+/** An address written with a road's former name (the register keeps what it was called until when). */
+function formerRoad(parsed: ParsedAddress, index: AddressIndex): GeocodeResult[] | null {
+  const old = parsed.road!.name;
+  const renamed = index.formerRoads.get(old);
+  const number = parsed.components.roadNumber;
+  const door = number ? index.formerDoors.get(`${old}|${number}`) : undefined;
+  if (door) {
+    const now = door.addresses[0]!;
+    return atDoor(parsed, door.addresses, 0, [`${old}${number} is ${now.road}${now.roadNumber} since ${door.until.slice(0, 10)}`]);
+  }
+  const current = renamed ? index.roads.get(renamed.current) : undefined;
+  if (!current) return null;
+  const results = onRoad({ ...parsed, road: { ...parsed.road!, name: current.name }, components: { ...parsed.components, road: current.name } }, current, undefined);
+  for (const r of results) r.notes.unshift(`${old} is called ${current.name} since ${renamed!.until.slice(0, 10)}`);
+  return results;
 }
 
 interface Draft {
@@ -185,7 +204,7 @@ function fromAddress(a: StandardAddress, level: MatchLevel, extra: Partial<Draft
   };
 }
 
-function onRoad(parsed: ParsedAddress, road: Road, poi: StandardAddress[] | undefined): GeocodeResult[] {
+function onRoad(parsed: ParsedAddress, road: Road, poi: StandardAddress[] | undefined, index?: AddressIndex): GeocodeResult[] {
   const c = parsed.components;
   if (!c.roadNumber) {
     // 中山路笋浯新村: the compound, if it is on this road.
@@ -206,6 +225,12 @@ function onRoad(parsed: ParsedAddress, road: Road, poi: StandardAddress[] | unde
       missing++;
       notes.push(`${road.name}${c.roadNumber} is not in the register; answered with ${base}`);
     }
+  }
+  // A number re-assigned: the register remembers which door it was.
+  const reassigned = !list && index ? index.formerDoors.get(`${road.name}|${c.roadNumber}`) : undefined;
+  if (reassigned) {
+    const now = reassigned.addresses[0]!;
+    return atDoor(parsed, reassigned.addresses, 0, [`${road.name}${c.roadNumber} is ${now.road}${now.roadNumber} since ${reassigned.until.slice(0, 10)}`]);
   }
   if (!list) return interpolate(parsed, road, Number.parseInt(c.roadNumber, 10));
   return atDoor(parsed, list, missing, notes);

@@ -3,8 +3,8 @@ import type { Geometry } from 'geojson';
 import type { Database } from '../store/schema.ts';
 import { Geocoder, type GeocoderInput, type GeocoderOptions } from './geocoder.ts';
 import type { GeocodeResult } from './match.ts';
-import type { AreaInput, RoadInput, StandardAddressInput } from './address-index.ts';
-import { addressRecord, areaRecord, roadRecord } from './records.ts';
+import type { AreaInput, FormerAddressInput, RoadInput, StandardAddressInput } from './address-index.ts';
+import { addressRecord, areaRecord, canonicalRoadNumber, roadRecord } from './records.ts';
 
 /**
  * The geocoder's records from the store, as of now: points of the public `address` layers are
@@ -18,6 +18,7 @@ export interface StoreGeocoderInput extends GeocoderInput {
   addresses: StandardAddressInput[];
   roads: RoadInput[];
   areas: AreaInput[];
+  former: FormerAddressInput[];
   /** Revision of each layer read, to tell whether a change concerns the geocoder. */
   layers: Map<string, number>;
 }
@@ -27,7 +28,7 @@ export const GEOCODER_DOMAINS: ReadonlySet<string> = new Set(['address', 'road']
 export async function loadGeocoderInput(db: Kysely<Database>): Promise<StoreGeocoderInput> {
   const layers = await db.selectFrom('layer').select(['id', 'domain', 'revision'])
     .where('domain', 'in', [...GEOCODER_DOMAINS]).where('access_class', '=', 'public').orderBy('id').execute();
-  const out: StoreGeocoderInput = { addresses: [], roads: [], areas: [], layers: new Map() };
+  const out: StoreGeocoderInput = { addresses: [], roads: [], areas: [], former: [], layers: new Map() };
   for (const layer of layers) {
     out.layers.set(layer.id, Number(layer.revision));
     const { rows } = await sql<{ id: string; g: string | null; a: Record<string, unknown> }>`
@@ -47,6 +48,12 @@ export async function loadGeocoderInput(db: Kysely<Database>): Promise<StoreGeoc
         if (area) out.areas.push(area);
       }
     }
+    if (layer.domain !== 'address') continue;
+    // Ended versions that had a road: what an address was called before a renaming or re-numbering.
+    const { rows: ended } = await sql<{ id: string; road: string; n: string | null; until: string }>`
+      select feature_id as id, attributes->>'road' as road, attributes->>'road_number' as n, to_char(valid_to at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') as until
+      from feature_version where layer_id = ${layer.id} and valid_to is not null and attributes ? 'road'`.execute(db);
+    for (const r of ended) out.former.push({ id: r.id, road: r.road, roadNumber: canonicalRoadNumber(r.n), until: r.until });
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
@@ -203,6 +203,18 @@ describe('geocoding endpoints (postgres)', () => {
       if (!found) await new Promise((r) => setTimeout(r, 100));
     }
     assert.ok(found, 'the new address is matched after the change notification');
+
+    // The road is renamed: the old name still finds the address, and says since when.
+    writeFileSync(file, readFileSync(file, 'utf8').replaceAll('新开路', '新兴路'));
+    await importLayerFile(store.db, { file, layer: 'addresses', key: 'id', mode: 'upsert' });
+    let renamed: { code: string; address: string; notes: string[] } | undefined;
+    for (let i = 0; i < 100 && !renamed?.address.includes('新兴路'); i++) {
+      await server.services.geocoder.settled();
+      renamed = (await getJson(q('/geocode', { address: '新开路8号' }))).body.results[0];
+      if (!renamed?.address.includes('新兴路')) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(renamed?.code, 'A999999');
+    assert.match(renamed!.notes.join(' '), new RegExp(`新开路8号 is 新兴路8号 since ${new Date().toISOString().slice(0, 10)}`));
   });
 
   it('loads a public-security standard address export (GBK CSV, its own column names) and matches against it', async () => {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { demoGeocoder } from './helpers/demo-geocoder.ts';
 import { metres } from '../geocoder/address-index.ts';
+import { Geocoder } from '../geocoder/geocoder.ts';
 
 /** The geocoder library on the demo city (no database): parsing, matching, interpolation, reverse, suggest, hostile text. */
 
@@ -152,4 +153,36 @@ describe('hostile text', () => {
       assert.ok(Array.isArray(geocoder.suggest(text)));
     });
   }
+});
+
+describe('validity in time', () => {
+  const g = Geocoder.build({
+    addresses: [
+      { id: 'X1', text: '福建省泉州市鲤城区新华北路12号', district: '鲤城区', road: '新华北路', roadNumber: '12号', lon: 118.58, lat: 24.9 },
+      { id: 'X2', text: '福建省泉州市鲤城区新华北路14号', district: '鲤城区', road: '新华北路', roadNumber: '14号', lon: 118.58, lat: 24.901 },
+      { id: 'X3', text: '福建省泉州市鲤城区温陵路7号', district: '鲤城区', road: '温陵路', roadNumber: '7号', lon: 118.59, lat: 24.9 },
+    ],
+    roads: [],
+    areas: [],
+    former: [
+      { id: 'X1', road: '胜利路', roadNumber: '6号', until: '2015-03-01T00:00:00Z' },
+      { id: 'X2', road: '胜利路', roadNumber: '8号', until: '2015-03-01T00:00:00Z' },
+      { id: 'X3', road: '温陵路', roadNumber: '5号', until: '2018-01-01T00:00:00Z' },
+    ],
+  });
+
+  it('finds an address written with the road\'s former name, and says since when it is called otherwise', () => {
+    const r = g.geocode('鲤城区胜利路8号').results[0]!;
+    assert.equal(r.code, 'X2');
+    assert.match(r.notes.join(' '), /胜利路8号 is 新华北路14号 since 2015-03-01/);
+    const road = g.geocode('胜利路').results[0]!;
+    assert.equal(road.level, '道路');
+    assert.match(road.notes.join(' '), /胜利路 is called 新华北路 since 2015-03-01/);
+  });
+
+  it('finds a door by the number it had before it was re-assigned', () => {
+    const r = g.geocode('温陵路5号').results[0]!;
+    assert.equal(r.code, 'X3');
+    assert.match(r.notes.join(' '), /温陵路5号 is 温陵路7号 since 2018-01-01/);
+  });
 });
