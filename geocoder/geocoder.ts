@@ -4,6 +4,7 @@ import { Gazetteer } from './gazetteer.ts';
 import { matchParsed, type GeocodeResult } from './match.ts';
 import { AddressParser, type Components, type ParsedAddress } from './parse.ts';
 import { SuggestIndex, type Suggestion } from './suggest.ts';
+import { normaliseAddress } from './normalise.ts';
 
 /**
  * The geocoder: the nationwide gazetteer, the served city's standard addresses, and what is
@@ -146,8 +147,7 @@ export class Geocoder {
   }
 
   suggest(prefix: string, limit = 10): Suggestion[] {
-    const q = this.parse(prefix).normalised;
-    return this.#suggest.suggest(q, limit);
+    return this.#suggest.suggest(normaliseAddress(prefix), limit);
   }
 
   get stats(): { addresses: number; roads: number; pois: number; areas: number; suggestKeys: number } {

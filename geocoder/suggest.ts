@@ -69,16 +69,34 @@ export class SuggestIndex {
       const mid = (lo + hi) >>> 1;
       if (this.#keys[mid]! < prefix) lo = mid + 1; else hi = mid;
     }
-    const found = new Map<number, number>();
-    for (let i = lo; i < this.#keys.length && i - lo < SCAN_LIMIT && this.#keys[i]!.startsWith(prefix); i++) {
+    // The best `limit` by (key length, level, text), kept sorted while scanning: a short prefix
+    // spans thousands of keys, and sorting them all cost a millisecond a query.
+    const best: Array<{ id: number; len: number }> = [];
+    const seen = new Set<number>();
+    const before = (a: { id: number; len: number }, b: { id: number; len: number }) => {
+      if (a.len !== b.len) return a.len < b.len;
+      const ea = this.#entries[a.id]!, eb = this.#entries[b.id]!;
+      const ra = RANK[ea.level] ?? 9, rb = RANK[eb.level] ?? 9;
+      return ra !== rb ? ra < rb : ea.text < eb.text;
+    };
+    for (let i = lo; i < this.#keys.length && i - lo < SCAN_LIMIT; i++) {
+      const key = this.#keys[i]!;
+      if (!key.startsWith(prefix)) break;
       const id = this.#targets[i]!;
-      const len = this.#keys[i]!.length;
-      const had = found.get(id);
-      if (had === undefined || len < had) found.set(id, len);
+      const item = { id, len: key.length };
+      if (best.length === limit && !before(item, best[best.length - 1]!)) continue;
+      if (seen.has(id)) {
+        // Keep the entry's shortest key.
+        const at = best.findIndex((b) => b.id === id);
+        if (at < 0 || !before(item, best[at]!)) continue;
+        best.splice(at, 1);
+      }
+      let at = best.length;
+      while (at > 0 && before(item, best[at - 1]!)) at--;
+      best.splice(at, 0, item);
+      seen.add(id);
+      if (best.length > limit) seen.delete(best.pop()!.id);
     }
-    return [...found].sort((a, b) => {
-      const ea = this.#entries[a[0]]!, eb = this.#entries[b[0]]!;
-      return a[1] - b[1] || (RANK[ea.level] ?? 9) - (RANK[eb.level] ?? 9) || (ea.text < eb.text ? -1 : 1);
-    }).slice(0, limit).map(([id]) => this.#entries[id]!);
+    return best.map((b) => this.#entries[b.id]!);
   }
 }

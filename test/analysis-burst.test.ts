@@ -1,21 +1,20 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql, type Kysely } from 'kysely';
 import type { LineString } from 'geojson';
 import { openTestStore, resetStore, type TestStore } from './helpers/stores.ts';
+import { openDemoServer, postJson, type DemoServer } from './helpers/demo-server.ts';
 import { startServer } from './helpers/server.ts';
-import { loadDemoCity } from '../fixtures/load-demo-city.ts';
 import { demoLayerMetas } from '../fixtures/demo-city/layers.ts';
 import { createApiKey } from '../store/access.ts';
 import { bumpRevision, upsertLayer } from '../store/layers.ts';
 import type { Database } from '../store/schema.ts';
 import { importLayerFile } from '../data-import/import-file.ts';
 import { isolate, loadPipeNetwork, valvesFromPointNumbers, SERVICE_REACH_M } from '../analysis/burst-isolation.ts';
-import { metresPerDegreeLat, metresPerDegreeLon } from '../position/asset-geodesy.ts';
+import { metresPerDegreeLat } from '../position/asset-geodesy.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const NANAIMO = path.resolve(here, '../../shared/conformance/nanaimo-water/pipes.shp');
@@ -55,15 +54,14 @@ const pointValves = (layer: string) => sql`select attributes->>'point_no' as n f
 
 describe('burst isolation on the demo city against PostgreSQL', () => {
   let store: TestStore;
+  let demo: DemoServer;
   let server: Awaited<ReturnType<typeof startServer>>;
   let dir: string;
   const keys: Record<string, string> = {};
 
   before(async () => {
-    store = await openTestStore('postgres');
-    await resetStore(store);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'onemap-burst-'));
-    await loadDemoCity(store.db, { dir, seed: 20260101, scale: 0.1 });
+    demo = await openDemoServer({ seed: 20260101, scale: 0.1 });
+    ({ store, server, dir } = demo);
     // The water network again without point numbers: its graph must come from coordinates.
     const metas = demoLayerMetas(20260101, 0.1);
     await upsertLayer(store.db, { ...metas['water-supply-pipes'], id: 'nameless-pipes', titleEn: 'Water pipes without point numbers' });
@@ -79,23 +77,12 @@ describe('burst isolation on the demo city against PostgreSQL', () => {
     keys.admin = (await createApiKey(store.db, { name: 'admin', role: 'admin' })).key;
     keys.gasPipesOnly = (await createApiKey(store.db, { name: 'gas crew', role: 'field', clearances: ['gas-pipes'] })).key;
     keys.gas = (await createApiKey(store.db, { name: 'gas office', role: 'field', clearances: ['gas-pipes', 'gas-points'] })).key;
-    server = await startServer(store);
   });
   after(async () => {
-    await server?.close();
-    await store?.cleanup();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await demo?.close();
   });
 
-  const post = async (body: unknown, key?: string) => {
-    const res = await fetch(`${server.url}/analysis/burst-isolation`, {
-      method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json', ...(key ? { 'X-API-Key': key } : {}) },
-    });
-    const text = await res.text();
-    let json: any;
-    try { json = JSON.parse(text); } catch { json = undefined; }
-    return { status: res.status, text, body: json };
-  };
+  const post = (body: unknown, key?: string) => postJson(`${server.url}/analysis/burst-isolation`, body, { key });
 
   const someSegments = async (layer: string, n: number) => (await sql<{ id: string }>`
     select feature_id as id from feature_version where layer_id = ${layer} and validity @> now() order by md5(feature_id) limit ${n}`.execute(store.db)).rows.map((r) => r.id);

@@ -1,12 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { sql } from 'kysely';
-import { openTestStore, resetStore, type TestStore } from './helpers/stores.ts';
-import { startServer, getJson, type RunningServer } from './helpers/server.ts';
-import { loadDemoCity } from '../fixtures/load-demo-city.ts';
+import type { TestStore } from './helpers/stores.ts';
+import { openDemoServer, type DemoServer } from './helpers/demo-server.ts';
+import { getJson, type RunningServer } from './helpers/server.ts';
 import { generateDemoCity, type DemoCity } from '../fixtures/demo-city/index.ts';
 import { createApiKey } from '../store/access.ts';
 
@@ -36,25 +33,21 @@ function expectedChanges(city: DemoCity, layer: string, from: string, to: string
 
 describe(`changes between two instants on postgres (demo city scale ${SCALE})`, () => {
   let store: TestStore;
+  let demo: DemoServer;
   let server: RunningServer;
   let city: DemoCity;
   let dir: string;
   const keys: Record<string, string> = {};
 
   before(async () => {
-    store = await openTestStore('postgres');
-    await resetStore(store);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'onemap-changes-'));
+    demo = await openDemoServer({ seed: SEED, scale: SCALE });
+    ({ store, server, dir } = demo);
     city = generateDemoCity({ seed: SEED, scale: SCALE });
-    await loadDemoCity(store.db, { dir, seed: SEED, scale: SCALE });
     keys.gas = (await createApiKey(store.db, { name: 'gas crew', role: 'field', clearances: ['gas-pipes'] })).key;
     keys.viewer = (await createApiKey(store.db, { name: 'viewer', role: 'viewer' })).key;
-    server = await startServer(store);
   });
   after(async () => {
-    await server?.close();
-    await store?.cleanup();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await demo?.close();
   });
 
   const changes = (layer: string, query: string, key?: string) =>

@@ -1,13 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { sql } from 'kysely';
 import type { LineString } from 'geojson';
-import { openTestStore, resetStore, type TestStore } from './helpers/stores.ts';
+import type { TestStore } from './helpers/stores.ts';
+import { openDemoServer, postJson, type DemoServer } from './helpers/demo-server.ts';
 import { startServer } from './helpers/server.ts';
-import { loadDemoCity } from '../fixtures/load-demo-city.ts';
 import { createApiKey } from '../store/access.ts';
 import { sectionCrossings } from '../analysis/cross-section.ts';
 import { sectionSvg } from '../analysis/section-svg.ts';
@@ -70,34 +67,21 @@ const PIPE_LAYERS = ['drainage-pipes', 'gas-pipes', 'heat-pipes', 'power-cables'
 
 describe('cross-section on the demo city against PostGIS', () => {
   let store: TestStore;
+  let demo: DemoServer;
   let server: Awaited<ReturnType<typeof startServer>>;
   let dir: string;
   let admin = '';
 
   before(async () => {
-    store = await openTestStore('postgres');
-    await resetStore(store);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'onemap-section-'));
-    await loadDemoCity(store.db, { dir, seed: 20260101, scale: 0.1 });
+    demo = await openDemoServer({ seed: 20260101, scale: 0.1 });
+    ({ store, server, dir } = demo);
     admin = (await createApiKey(store.db, { name: 'admin', role: 'admin' })).key;
-    server = await startServer(store);
   });
   after(async () => {
-    await server?.close();
-    await store?.cleanup();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await demo?.close();
   });
 
-  const post = async (body: unknown, key?: string, query = '', accept = 'application/json') => {
-    const res = await fetch(`${server.url}/analysis/cross-section${query}`, {
-      method: 'POST', body: JSON.stringify(body),
-      headers: { 'Content-Type': 'application/json', Accept: accept, ...(key ? { 'X-API-Key': key } : {}) },
-    });
-    const text = await res.text();
-    let json: any;
-    try { json = JSON.parse(text); } catch { json = undefined; }
-    return { status: res.status, type: res.headers.get('content-type') ?? '', text, body: json };
-  };
+  const post = (body: unknown, key?: string, query = '', accept = 'application/json') => postJson(`${server.url}/analysis/cross-section${query}`, body, { key, accept });
 
   /** Section lines across roads: perpendicular to a road segment at its middle, 60 m long, some with a bend. */
   async function sectionLines(n: number): Promise<LineString[]> {

@@ -1,13 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { sql } from 'kysely';
 import type { LineString, Point, Polygon } from 'geojson';
-import { openTestStore, resetStore, type TestStore } from './helpers/stores.ts';
+import type { TestStore } from './helpers/stores.ts';
+import { openDemoServer, postJson, type DemoServer } from './helpers/demo-server.ts';
 import { startServer } from './helpers/server.ts';
-import { loadDemoCity } from '../fixtures/load-demo-city.ts';
 import { createApiKey } from '../store/access.ts';
 import { checkPipes, digCheckHtml, escapeHtml, Footprint, type DigFootprintInput } from '../analysis/dig-check.ts';
 import { clearanceFor, MAX_CLEARANCE_M, VERTICAL_MARGIN_M } from '../analysis/clearances.ts';
@@ -106,35 +103,22 @@ interface Expected { key: string; crossing: boolean; d: number; fmin: number | n
 
 describe('dig check on the demo city against PostGIS', () => {
   let store: TestStore;
+  let demo: DemoServer;
   let server: Awaited<ReturnType<typeof startServer>>;
   let dir: string;
   const keys: Record<string, string> = {};
 
   before(async () => {
-    store = await openTestStore('postgres');
-    await resetStore(store);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'onemap-dig-'));
-    await loadDemoCity(store.db, { dir, seed: 20260101, scale: 0.1 });
+    demo = await openDemoServer({ seed: 20260101, scale: 0.1 });
+    ({ store, server, dir } = demo);
     keys.admin = (await createApiKey(store.db, { name: 'admin', role: 'admin' })).key;
     keys.viewer = (await createApiKey(store.db, { name: 'viewer', role: 'viewer' })).key;
-    server = await startServer(store);
   });
   after(async () => {
-    await server?.close();
-    await store?.cleanup();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await demo?.close();
   });
 
-  const post = async (body: unknown, key?: string, query = '', accept = 'application/json') => {
-    const res = await fetch(`${server.url}/analysis/dig-check${query}`, {
-      method: 'POST', body: JSON.stringify(body),
-      headers: { 'Content-Type': 'application/json', Accept: accept, ...(key ? { 'X-API-Key': key } : {}) },
-    });
-    const text = await res.text();
-    let json: any;
-    try { json = JSON.parse(text); } catch { json = undefined; }
-    return { status: res.status, type: res.headers.get('content-type') ?? '', text, body: json };
-  };
+  const post = (body: unknown, key?: string, query = '', accept = 'application/json') => postJson(`${server.url}/analysis/dig-check${query}`, body, { key, accept });
 
   /**
    * The same check done by PostGIS: geography distances to the exact shape (to the centre or the

@@ -1,13 +1,10 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { sql } from 'kysely';
 import type { Geometry, LineString, Polygon } from 'geojson';
-import { openTestStore, resetStore, type TestStore } from './helpers/stores.ts';
-import { startServer, type RunningServer } from './helpers/server.ts';
-import { loadDemoCity } from '../fixtures/load-demo-city.ts';
+import type { TestStore } from './helpers/stores.ts';
+import { openDemoServer, type DemoServer } from './helpers/demo-server.ts';
+import type { RunningServer } from './helpers/server.ts';
 import { generateDemoCity, type DemoCity } from '../fixtures/demo-city/index.ts';
 import { createApiKey } from '../store/access.ts';
 import { GeometryInputError, readRequestGeometry, type GeometryInputReason } from '../analysis/geometry-input.ts';
@@ -95,24 +92,20 @@ describe('request geometry validation (analysis/geometry-input.ts)', () => {
 
 describe(`overlay on postgres (demo city scale ${SCALE})`, () => {
   let store: TestStore;
+  let demo: DemoServer;
   let server: RunningServer;
   let city: DemoCity;
   let dir: string;
   const keys: Record<string, string> = {};
 
   before(async () => {
-    store = await openTestStore('postgres');
-    await resetStore(store);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'onemap-overlay-'));
+    demo = await openDemoServer({ seed: SEED, scale: SCALE });
+    ({ store, server, dir } = demo);
     city = generateDemoCity({ seed: SEED, scale: SCALE });
-    await loadDemoCity(store.db, { dir, seed: SEED, scale: SCALE });
     keys.gas = (await createApiKey(store.db, { name: 'gas crew', role: 'field', clearances: ['gas-pipes'] })).key;
-    server = await startServer(store);
   });
   after(async () => {
-    await server?.close();
-    await store?.cleanup();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await demo?.close();
   });
 
   async function post(body: unknown, key?: string) {

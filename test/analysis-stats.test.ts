@@ -1,12 +1,9 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { sql } from 'kysely';
-import { openTestStore, resetStore, type TestStore } from './helpers/stores.ts';
-import { startServer, getJson, type RunningServer } from './helpers/server.ts';
-import { loadDemoCity } from '../fixtures/load-demo-city.ts';
+import type { TestStore } from './helpers/stores.ts';
+import { openDemoServer, type DemoServer } from './helpers/demo-server.ts';
+import { getJson, type RunningServer } from './helpers/server.ts';
 import { createApiKey } from '../store/access.ts';
 import { cellsSpanned } from '../analysis/stats.ts';
 
@@ -17,22 +14,18 @@ interface Row { key: string; n: number; length_m: number; area_m2: number }
 
 describe(`statistics per area and per grid cell on postgres (demo city scale ${SCALE})`, () => {
   let store: TestStore;
+  let demo: DemoServer;
   let server: RunningServer;
   let dir: string;
   const keys: Record<string, string> = {};
 
   before(async () => {
-    store = await openTestStore('postgres');
-    await resetStore(store);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'onemap-stats-'));
-    await loadDemoCity(store.db, { dir, seed: SEED, scale: SCALE });
+    demo = await openDemoServer({ seed: SEED, scale: SCALE });
+    ({ store, server, dir } = demo);
     keys.gas = (await createApiKey(store.db, { name: 'gas crew', role: 'field', clearances: ['gas-pipes'] })).key;
-    server = await startServer(store);
   });
   after(async () => {
-    await server?.close();
-    await store?.cleanup();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await demo?.close();
   });
 
   const stats = (query: string, key?: string) => getJson(`${server.url}/analysis/stats?${query}`, key ? { 'X-API-Key': key } : {});
