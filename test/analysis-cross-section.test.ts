@@ -9,13 +9,8 @@ import { createApiKey } from '../store/access.ts';
 import { sectionCrossings } from '../analysis/cross-section.ts';
 import { sectionSvg } from '../analysis/section-svg.ts';
 import { metresPerDegreeLat, metresPerDegreeLon } from '../position/asset-geodesy.ts';
+import { at, line } from './helpers/local-frame.ts';
 
-const LON = 118.6;
-const LAT = 24.9;
-const KX = metresPerDegreeLon(LAT);
-const KY = metresPerDegreeLat(LAT);
-const at = (east: number, north: number): [number, number] => [LON + east / KX, LAT + north / KY];
-const line = (...pts: Array<[number, number]>): LineString => ({ type: 'LineString', coordinates: pts.map(([e, n]) => at(e, n)) });
 
 describe('cross-section on hand-made pipes (analysis/cross-section.ts)', () => {
   const pipes = [

@@ -9,13 +9,8 @@ import { createApiKey } from '../store/access.ts';
 import { checkPipes, digCheckHtml, escapeHtml, Footprint, type DigFootprintInput } from '../analysis/dig-check.ts';
 import { clearanceFor, MAX_CLEARANCE_M, VERTICAL_MARGIN_M } from '../analysis/clearances.ts';
 import { metresPerDegreeLat, metresPerDegreeLon } from '../position/asset-geodesy.ts';
+import { at, line } from './helpers/local-frame.ts';
 
-const LON = 118.6;
-const LAT = 24.9;
-const KX = metresPerDegreeLon(LAT);
-const KY = metresPerDegreeLat(LAT);
-const at = (east: number, north: number): [number, number] => [LON + east / KX, LAT + north / KY];
-const line = (...pts: Array<[number, number]>): LineString => ({ type: 'LineString', coordinates: pts.map(([e, n]) => at(e, n)) });
 const square = (e: number, n: number, size: number): Polygon => ({ type: 'Polygon', coordinates: [[at(e, n), at(e + size, n), at(e + size, n + size), at(e, n + size), at(e, n)]] });
 const pipe = (featureId: string, geometry: LineString, attributes: Record<string, unknown>) => ({ layerId: 'test-pipes', featureId, geometry, attributes });
 

@@ -15,17 +15,11 @@ import { AssetTree } from '../position/asset-tree.ts';
 import { isAssetLayer, nearestLayerByLayer } from '../position/asset-service.ts';
 import { localDistance, metresPerDegreeLat, metresPerDegreeLon } from '../position/asset-geodesy.ts';
 import { wgs84ToBd09, wgs84ToGcj02 } from '../data-import/crs/index.ts';
+import { LON, LAT, at, line } from './helpers/local-frame.ts';
 
 // ---------------------------------------------------------------------------------------------
 // The index on its own: hand-made geometry with known answers, and a brute-force oracle.
 
-const LON = 118.6;
-const LAT = 24.9;
-const KX = metresPerDegreeLon(LAT);
-const KY = metresPerDegreeLat(LAT);
-/** A lon/lat `east` and `north` metres from (LON, LAT). */
-const at = (east: number, north: number): [number, number] => [LON + east / KX, LAT + north / KY];
-const line = (...pts: Array<[number, number]>): LineString => ({ type: 'LineString', coordinates: pts.map(([e, n]) => at(e, n)) });
 const square = (e: number, n: number, size: number): number[][] => [at(e, n), at(e + size, n), at(e + size, n + size), at(e, n + size), at(e, n)];
 
 /**
