@@ -74,7 +74,8 @@ export class Gazetteer {
     }
     if (!list.some((e) => e.kind === entry.kind && e.name === entry.name && e.admin === entry.admin)) list.push(entry);
     if (options.fuzzy && text.length >= 3) {
-      for (const key of deletions(text)) {
+      // The name itself is a key too: a query with one character too many (刺桐北路) deletes down to it.
+      for (const key of [text, ...deletions(text)]) {
         let set = this.#deletions.get(key);
         if (!set) this.#deletions.set(key, (set = new Set()));
         set.add(text);
@@ -134,7 +135,9 @@ export class Gazetteer {
         }
       }
       if (found.size > 0) {
-        const [name, ...alternatives] = [...found].sort();
+        // Roads and compounds first: 泉秀街10号 is 泉秀路 before it is 泉秀街道.
+        const local = (n: string) => (this.#names.get(n)!.some((e) => e.kind !== 'admin') ? 0 : 1);
+        const [name, ...alternatives] = [...found].sort((a, b) => local(a) - local(b) || (a < b ? -1 : 1));
         const entries = this.#names.get(name!)!.filter((e) => e.kind !== 'admin' || !e.alias);
         return { start: i, end: i + len, text: name!, entries, fuzzy: true, alternatives };
       }

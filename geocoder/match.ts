@@ -104,6 +104,11 @@ function matchLocal(parsed: ParsedAddress, ctx: MatchContext): GeocodeResult[] {
       }, null, [`${road.name} and ${other!.name} cross here`])];
     }
   }
+  if (road && parsed.crossRoad) {
+    const results = onRoad({ ...parsed, crossRoad: null }, road, poi, index);
+    for (const r of results) r.notes.unshift(`${road.name} and ${parsed.crossRoad.name} do not meet`);
+    return results;
+  }
   if (road) return onRoad(parsed, road, poi, index);
   const former = parsed.road?.local ? formerRoad(parsed, ctx.index) : null;
   if (former) return former;

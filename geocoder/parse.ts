@@ -166,7 +166,10 @@ export class AddressParser {
     const out: Mention[] = [];
     for (let i = 0; i < s.length;) {
       const hit = this.#gazetteer.longestAt(s, i);
-      const near = CJK.test(s[i]!) ? this.#gazetteer.fuzzyAt(s, i) : null;
+      // Names are Chinese characters: a typo'd name does not run into the door number (泉秀街10号 is not 泉秀街道).
+      let run = i;
+      while (run < s.length && CJK.test(s[run]!)) run++;
+      const near = run > i ? this.#gazetteer.fuzzyAt(s, i, run - i) : null;
       const useful = near && near.entries.some((e) => e.kind !== 'admin' || e.admin?.level === 'town' || e.admin?.level === 'community');
       // Only a road or compound outbids an exact name; a fuzzy village does not (湖北神农架 is not 湖北村).
       const pick = useful && (!hit || (near.end > hit.end && near.entries.some((e) => e.kind !== 'admin'))) ? near : hit;

@@ -116,6 +116,15 @@ describe('match', () => {
     assert.equal(r.lon, null);
   });
 
+  it('reads 街/路 variants and a direction inserted into a road name as the road the register has', () => {
+    for (const [text, road, door] of [['泉秀街10号', '泉秀路', '10号'], ['中山南路32号', '中山路', '32号'], ['东海街43号', '东海大街', '43号'], ['刺桐北路2号', '刺桐路', '2号']] as const) {
+      const r = geocoder.geocode(text).results[0]!;
+      assert.equal(r.components.road, road, `${text}: ${r.address}`);
+      assert.equal(r.components.roadNumber, door, text);
+      assert.ok(r.score < 100 && r.notes.some((n) => n.includes('one character')), text);
+    }
+  });
+
   it('city= places an address that names no area', () => {
     assert.equal(geocoder.geocode('中山路1号', { city: '福州' }).results[0]!.level, '市');
     assert.equal(geocoder.geocode('中山路1号', { city: '泉州' }).results[0]!.level, '门牌号');
