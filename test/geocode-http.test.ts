@@ -5,8 +5,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { sql } from 'kysely';
 import iconv from 'iconv-lite';
-import { openTestStore, resetStore, DRIVERS, type TestStore } from './helpers/stores.ts';
-import { startServer, getJson } from './helpers/server.ts';
+import { openTestStore, resetStore, type TestStore } from './helpers/stores.ts';
+import { openDemoServer, type DemoServer } from './helpers/demo-server.ts';
+import { getJson, type startServer } from './helpers/server.ts';
 import { loadDemoCity } from '../fixtures/load-demo-city.ts';
 import { importLayerFile } from '../data-import/import-file.ts';
 import { loadGeocoderInput, storeLocator } from '../geocoder/store-source.ts';
@@ -16,52 +17,54 @@ import { metres } from '../geocoder/address-index.ts';
 /**
  * The geocoding endpoints over HTTP on a small demo city in PostGIS, the business register placed
  * by the geocoder during the demo load, and the index following a change of the register; the
- * store reading on the embedded database too.
+ * store reading on the embedded database too (its SQL is the one path that differs).
  */
 
 const SCALE = '0.05';
 
-for (const driver of DRIVERS) {
-  describe(`geocoder store source (${driver})`, () => {
-    let store: TestStore;
-    let dir: string;
-    before(async () => {
-      store = await openTestStore(driver);
-      await resetStore(store);
-      dir = mkdtempSync(path.join(os.tmpdir(), 'onemap-geocode-src-'));
-      await loadDemoCity(store.db, { dir, seed: 20260101, scale: Number(SCALE) });
-    });
-    after(async () => {
-      await store?.cleanup();
-      rmSync(dir, { recursive: true, force: true });
-    });
+/** What the geocoder reads from a store holding the demo city (the enterprises loaded through it). */
+function storeSourceTests(store: () => TestStore): void {
+  it('reads the current standard addresses, roads and division outlines of the public layers', async () => {
+    const input = await loadGeocoderInput(store().db);
+    const { rows } = await sql<{ n: number }>`select count(*)::int as n from feature_version where layer_id = 'addresses' and valid_to is null`.execute(store().db);
+    assert.equal(input.addresses.length, rows[0]!.n);
+    assert.ok(input.roads.length > 0 && input.areas.length > 0);
+    assert.ok(input.areas.some((a) => a.level === 'community') && input.areas.some((a) => a.level === 'district'));
+    assert.deepEqual([...input.layers.keys()].sort(), ['addresses', 'communities', 'districts', 'roads', 'towns']);
+  });
 
-    it('reads the current standard addresses, roads and division outlines of the public layers', async () => {
-      const input = await loadGeocoderInput(store.db);
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from feature_version where layer_id = 'addresses' and valid_to is null`.execute(store.db);
-      assert.equal(input.addresses.length, rows[0]!.n);
-      assert.ok(input.roads.length > 0 && input.areas.length > 0);
-      assert.ok(input.areas.some((a) => a.level === 'community') && input.areas.some((a) => a.level === 'district'));
-      assert.deepEqual([...input.layers.keys()].sort(), ['addresses', 'communities', 'districts', 'roads', 'towns']);
-    });
-
-    it('placed the business register\'s address-only rows on the standard addresses during the demo load', async () => {
-      const { rows } = await sql<{ status: string; n: number }>`
-        select coalesce(attributes->>'geocode_status', 'coordinates') as status, count(*)::int as n from feature_version
-        where layer_id = 'enterprises' and valid_to is null group by 1 order by 1`.execute(store.db);
-      const counts = Object.fromEntries(rows.map((r) => [r.status, r.n]));
-      assert.ok(counts.matched > 0, JSON.stringify(counts));
-      assert.equal(counts.unmatched ?? 0, 0, JSON.stringify(counts));
-      // Each placed record sits on the standard address it was matched to.
-      const { rows: off } = await sql<{ id: string; d: number }>`
-        select e.feature_id as id, st_distance(e.geom::geography, a.geom::geography) as d
-        from feature_version e join feature_version a on a.layer_id = 'addresses' and a.valid_to is null and a.feature_id = e.attributes->>'std_address_code'
-        where e.layer_id = 'enterprises' and e.valid_to is null and e.attributes->>'geocode_status' = 'matched' and e.attributes->>'geocode_interpolated' = 'false'`.execute(store.db);
-      assert.ok(off.length > 0);
-      for (const r of off) assert.ok(r.d < 0.01, `${r.id} is ${r.d} m from its standard address`);
-    });
+  it('placed the business register\'s address-only rows on the standard addresses during the demo load', async () => {
+    const { rows } = await sql<{ status: string; n: number }>`
+      select coalesce(attributes->>'geocode_status', 'coordinates') as status, count(*)::int as n from feature_version
+      where layer_id = 'enterprises' and valid_to is null group by 1 order by 1`.execute(store().db);
+    const counts = Object.fromEntries(rows.map((r) => [r.status, r.n]));
+    assert.ok(counts.matched > 0, JSON.stringify(counts));
+    assert.equal(counts.unmatched ?? 0, 0, JSON.stringify(counts));
+    // Each placed record sits on the standard address it was matched to.
+    const { rows: off } = await sql<{ id: string; d: number }>`
+      select e.feature_id as id, st_distance(e.geom::geography, a.geom::geography) as d
+      from feature_version e join feature_version a on a.layer_id = 'addresses' and a.valid_to is null and a.feature_id = e.attributes->>'std_address_code'
+      where e.layer_id = 'enterprises' and e.valid_to is null and e.attributes->>'geocode_status' = 'matched' and e.attributes->>'geocode_interpolated' = 'false'`.execute(store().db);
+    assert.ok(off.length > 0);
+    for (const r of off) assert.ok(r.d < 0.01, `${r.id} is ${r.d} m from its standard address`);
   });
 }
+
+describe('geocoder store source (pglite)', () => {
+  let store: TestStore;
+  let dir: string;
+  before(async () => {
+    store = await openTestStore('pglite');
+    await resetStore(store);
+    dir = mkdtempSync(path.join(os.tmpdir(), 'onemap-geocode-src-'));
+    await loadDemoCity(store.db, { dir, seed: 20260101, scale: Number(SCALE) });
+  });
+  after(async () => {
+    await store?.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  storeSourceTests(() => store);
+});
 
 describe('geocoding endpoints (postgres)', () => {
   let store: TestStore;
@@ -69,12 +72,11 @@ describe('geocoding endpoints (postgres)', () => {
   let dir: string;
   let sample: { id: string; text: string; road: string; roadNumber: string; district: string; lon: number; lat: number };
 
+  let demo: DemoServer;
+
   before(async () => {
-    store = await openTestStore('postgres');
-    await resetStore(store);
-    dir = mkdtempSync(path.join(os.tmpdir(), 'onemap-geocode-'));
-    await loadDemoCity(store.db, { dir, seed: 20260101, scale: Number(SCALE) });
-    server = await startServer(store);
+    demo = await openDemoServer({ scale: Number(SCALE) });
+    ({ store, server, dir } = demo);
     const { rows } = await sql<{ id: string; a: Record<string, string>; lon: number; lat: number }>`
       select feature_id as id, attributes as a, st_x(geom) as lon, st_y(geom) as lat from feature_version
       where layer_id = 'addresses' and valid_to is null and attributes->>'building' is not null order by feature_id limit 1 offset 17`.execute(store.db);
@@ -82,10 +84,10 @@ describe('geocoding endpoints (postgres)', () => {
     sample = { id: r.id, text: r.a.address!, road: r.a.road!, roadNumber: r.a.road_number!, district: r.a.district!, lon: r.lon, lat: r.lat };
   });
   after(async () => {
-    await server?.close();
-    await store?.cleanup();
-    rmSync(dir, { recursive: true, force: true });
+    await demo?.close();
   });
+
+  storeSourceTests(() => store);
 
   const q = (p: string, params: Record<string, string>) => `${server.url}${p}?${new URLSearchParams(params)}`;
 
