@@ -103,6 +103,18 @@ function matchesSql(q: OverlayQuery): RawBuilder<unknown> {
   const ids = q.target.ids ? sql`and o.feature_id = any(${[...q.target.ids]}::text[])` : sql``;
   // A layer against itself: every feature intersects itself, which is not an answer.
   const notSelf = other.id === q.layer.id ? sql`and o.feature_id <> f.feature_id` : sql``;
+  if (q.target.ids) {
+    // A few named features: start from them and find what is near each through the index,
+    // rather than testing every feature of the layer against them (646 ms → milliseconds at scale 10).
+    return sql`
+      select distinct on (f.feature_id) f.feature_id, f.geom, f.attributes, f.valid_from, f.valid_to, ${measures},
+        null::float8 as distance_m, null::float8 as inside_length_m, null::float8 as inside_area_m2
+      from feature_version o
+      join feature_version f on f.layer_id = ${q.layer.id} and ${asOf('f.validity', q.at)}
+        and f.geom && st_expand(o.geom, ${dx}::float8, ${dy}::float8) and ${near}
+      where o.layer_id = ${other.id} and ${asOf('o.validity', q.at)} ${ids} ${notSelf}
+      order by f.feature_id`;
+  }
   return sql`
     select f.feature_id, f.geom, f.attributes, f.valid_from, f.valid_to, ${measures},
       null::float8 as distance_m, null::float8 as inside_length_m, null::float8 as inside_area_m2

@@ -8,7 +8,7 @@ import { crossSection } from '../../analysis/cross-section.ts';
 import { sectionSvg } from '../../analysis/section-svg.ts';
 import {
   CONNECTIVITIES, DEFAULT_SNAP_M, isolate, nearestSegment, NetworkCache, servedBy, SERVICE_REACH_M, SNAP_CLASSES, valvesFromPointNumbers,
-  valvesFromPointsLayer, VALVE_FEATURES, type Connectivity, type ValvePoint,
+  VALVE_FEATURES, type Connectivity, type ValvePoint,
 } from '../../analysis/burst-isolation.ts';
 import { SNAP_TOLERANCE_M } from '../../analysis/pipe-network.ts';
 import { AppError, badParameter, notFound } from '../errors.ts';
@@ -239,7 +239,7 @@ export function registerAnalysisFieldRoutes(router: Router<RequestState>, servic
           if (ctx.state.principal.keyId === null) throw new AppError(401, 'ApiKeyRequired', `the valves are in ${points.id}, which needs an API key with clearance`);
           throw new AppError(403, 'NotCleared', `the valves are in ${points.id}; the API key is not cleared for it, and without them no isolation can be given`);
         }
-        valves = await valvesFromPointsLayer(services.store.db, network, points.id);
+        valves = await networks.valves(network, points.id, points.revision);
         await auditRestricted(ctx, services, [points], valves.flatMap((v) => (v.featureId ? [{ layerId: points.id, featureId: v.featureId }] : [])), { kind: 'burst-isolation', segment: segmentId });
         valveSource = { kind: 'points-layer', layer: points.id, features: VALVE_FEATURES, count: valves.length };
       } else {
