@@ -52,10 +52,12 @@ export async function openServices(config: Readonly<Config>, store: Store, log: 
   const assets = new AssetService(store.db, { log });
   assets.follow(catalog, changes);
   assets.warm(catalog.all());
-  // The geocoder: built now in the background (the first request waits for it), rebuilt when addresses or roads change.
+  // The geocoder: built in the background once the server is listening (the embedded database runs
+  // its queries on this thread, so starting now would hold up the start by seconds); the first
+  // request waits for it; rebuilt when addresses or roads change.
   const geocoder = new GeocoderService(store.db, log);
   geocoder.follow(changes, catalog);
-  void geocoder.get().catch((err: unknown) => log.warn({ err }, 'building the geocoder failed; the first geocoding request will try again'));
+  setTimeout(() => void geocoder.get().catch((err: unknown) => log.warn({ err }, 'building the geocoder failed; the first geocoding request will try again')), 0).unref();
   return {
     config, store, log, changes, catalog, tiles, radio, fuser, assets, geocoder,
     async close() {
