@@ -201,6 +201,11 @@ function doorText(a: StandardAddress): string {
   return text;
 }
 
+/**
+ * An answer from a register entry. At door or compound level the code is that of the entry
+ * standing for the door (a compound's gate building): the register gives shared doors no code
+ * of their own.
+ */
 function fromAddress(a: StandardAddress, level: MatchLevel, extra: Partial<Draft> = {}): Draft {
   const full = level === '楼栋' || level === '单元' || level === '户室';
   return {
