@@ -1,5 +1,6 @@
 import Flatbush from 'flatbush';
 import type { MultiPolygon, Polygon, Position } from 'geojson';
+import { localDistance, metresPerDegreeLat, metresPerDegreeLon } from '../position/asset-geodesy.ts';
 
 /**
  * The served city's standard addresses in memory: by road and door number, by compound, by
@@ -96,21 +97,17 @@ export interface Area {
   point: Position;
 }
 
-const M_PER_DEG_LAT = 111_320;
-
-/** Equirectangular metres, good to a few parts per thousand across a city. */
+/** Metres between two nearby points (the asset search's local metric, on the CGCS2000 ellipsoid). */
 export function metres(a: Position, b: Position): number {
-  const k = Math.cos(((a[1]! + b[1]!) / 2) * Math.PI / 180);
-  const dx = (a[0]! - b[0]!) * M_PER_DEG_LAT * k;
-  const dy = (a[1]! - b[1]!) * M_PER_DEG_LAT;
-  return Math.sqrt(dx * dx + dy * dy);
+  return localDistance(a[0]!, a[1]!, b[0]!, b[1]!);
 }
 
 /** Distance in metres from p to segment ab, and the fraction along it of the closest point. */
 export function toSegment(p: Position, a: Position, b: Position): { d: number; t: number } {
-  const k = Math.cos(p[1]! * Math.PI / 180) * M_PER_DEG_LAT;
-  const ax = (a[0]! - p[0]!) * k; const ay = (a[1]! - p[1]!) * M_PER_DEG_LAT;
-  const bx = (b[0]! - p[0]!) * k; const by = (b[1]! - p[1]!) * M_PER_DEG_LAT;
+  const kx = metresPerDegreeLon(p[1]!);
+  const ky = metresPerDegreeLat(p[1]!);
+  const ax = (a[0]! - p[0]!) * kx; const ay = (a[1]! - p[1]!) * ky;
+  const bx = (b[0]! - p[0]!) * kx; const by = (b[1]! - p[1]!) * ky;
   const dx = bx - ax; const dy = by - ay;
   const len2 = dx * dx + dy * dy;
   const t = len2 === 0 ? 0 : Math.max(0, Math.min(1, -(ax * dx + ay * dy) / len2));
@@ -326,7 +323,7 @@ export class AddressIndex {
   /** The k addresses nearest to p, nearest first, with distances in metres. */
   nearestAddresses(p: Position, k: number, maxMetres = 2_000): Array<{ address: StandardAddress; distance: number }> {
     if (!this.#addressTree) return [];
-    const maxDeg = maxMetres / (M_PER_DEG_LAT * Math.cos(p[1]! * Math.PI / 180));
+    const maxDeg = maxMetres / metresPerDegreeLon(p[1]!);
     // Flatbush ranks by degrees; take a few more and re-rank in metres.
     const ids = this.#addressTree.neighbors(p[0]!, p[1]!, k * 4 + 8, maxDeg);
     return ids.map((i) => ({ address: this.addresses[i]!, distance: metres(p, [this.addresses[i]!.lon, this.addresses[i]!.lat]) }))
@@ -336,7 +333,7 @@ export class AddressIndex {
   /** The nearest road centreline: its name, the distance and the closest point. */
   nearestRoad(p: Position, maxMetres = 2_000): { road: Road; distance: number; point: Position } | null {
     if (!this.#segmentTree) return null;
-    const maxDeg = maxMetres / (M_PER_DEG_LAT * Math.cos(p[1]! * Math.PI / 180));
+    const maxDeg = maxMetres / metresPerDegreeLon(p[1]!);
     let best: { road: Road; distance: number; point: Position } | null = null;
     for (const i of this.#segmentTree.neighbors(p[0]!, p[1]!, 16, maxDeg)) {
       const [road, li, vi] = this.#segments[i]!;

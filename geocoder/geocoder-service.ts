@@ -46,7 +46,12 @@ export class GeocoderService {
           this.rebuild();
           return;
         }
-        // A layer new to this process may not be in the catalog yet: read it first.
+        const known = catalog.get(change.layerId);
+        if (known) {
+          if (GEOCODER_DOMAINS.has(known.domain)) this.rebuild();
+          return;
+        }
+        // Only a layer new to this process is read first: it may not be in the catalog yet.
         void catalog.refresh(change.layerId).then(() => {
           const layer = catalog.get(change.layerId);
           if (layer && GEOCODER_DOMAINS.has(layer.domain)) this.rebuild();

@@ -124,6 +124,11 @@ export class Geocoder {
     return { query: text, normalised: parsed.normalised, parsed: parsed.components, results, ambiguous };
   }
 
+  /** The best standard address for an address, or null: what an import places a record with. */
+  locate(address: string): GeocodeResult | null {
+    return this.geocode(address, { limit: 1 }).results[0] ?? null;
+  }
+
   reverse(lon: number, lat: number, options: { radius?: number } = {}): ReverseAnswer {
     const p = [lon, lat];
     const radius = options.radius ?? 1_000;

@@ -61,5 +61,5 @@ export async function loadGeocoderInput(db: Kysely<Database>): Promise<StoreGeoc
 /** A one-address lookup over the store as this connection (or transaction) sees it, for an import. */
 export async function storeLocator(db: Kysely<Database>, options: GeocoderOptions = {}): Promise<(address: string) => GeocodeResult | null> {
   const geocoder = Geocoder.build(await loadGeocoderInput(db), options);
-  return (address) => geocoder.geocode(address, { limit: 1 }).results[0] ?? null;
+  return (address) => geocoder.locate(address);
 }

@@ -30,7 +30,7 @@ export function redactKey(url: string): string {
 export function importQueueFor(services: Services): ImportQueue {
   return new ImportQueue(services.store.db, services.log, (id) => services.catalog.refresh(id), async () => {
     const geocoder = await services.geocoder.get();
-    return (address) => geocoder.geocode(address, { limit: 1 }).results[0] ?? null;
+    return (address) => geocoder.locate(address);
   });
 }
 

@@ -1,5 +1,5 @@
 import type { ParameterizedContext } from 'koa';
-import { AppError } from './errors.ts';
+import { AppError, badParameter } from './errors.ts';
 
 /**
  * The request body as bytes, refused with a 413 as soon as it passes `limit` (the rest is not
@@ -37,4 +37,18 @@ export async function readJson(ctx: ParameterizedContext, limit: number): Promis
   } catch (err) {
     throw new AppError(400, 'InvalidJson', `the body is not JSON: ${(err as Error).message}`);
   }
+}
+
+/**
+ * A JSON body that must be an object of `known` members: anything else, or a member it does not
+ * know, is a 400 naming it (a misspelt "radus" must not be ignored silently).
+ */
+export async function readJsonObject(ctx: ParameterizedContext, limit: number, known: readonly string[]): Promise<Record<string, unknown>> {
+  const raw = await readJson(ctx, limit);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new AppError(400, 'InvalidParameterValue', `the body must be a JSON object with ${known.join(', ')}`, { parameter: 'body' });
+  }
+  const unknown = Object.keys(raw).filter((k) => !known.includes(k));
+  if (unknown.length) throw badParameter(unknown[0]!, `unknown member; the body takes ${known.join(', ')}`);
+  return raw as Record<string, unknown>;
 }

@@ -46,6 +46,17 @@ export const formatParam: ParamSpec<'json', 'f'> = {
   },
 };
 
+/** `f` for a route that answers in several formats (json, html, svg …). */
+export function formatsParam<const F extends readonly string[]>(formats: F, description: string): ParamSpec<F[number], 'f'> {
+  return {
+    name: 'f', description, schema: { type: 'string', enum: [...formats] },
+    parse(raw) {
+      if (!(formats as readonly string[]).includes(raw)) throw badParameter('f', `one of ${formats.join(', ')}`, raw);
+      return raw as F[number];
+    },
+  };
+}
+
 export const apiKeyParam: ParamSpec<string, 'api_key'> = {
   name: 'api_key',
   description: 'API key, for clients that cannot send the X-API-Key header (map tile requests).',

@@ -13,8 +13,8 @@ import {
 import { SNAP_TOLERANCE_M } from '../../analysis/pipe-network.ts';
 import { AppError, badParameter, notFound } from '../errors.ts';
 import type { Ctx, RequestState, Services } from '../context.ts';
-import { readJson } from '../body.ts';
-import { apiKeyParam, readParams, type ParamSpec } from '../params.ts';
+import { readJsonObject } from '../body.ts';
+import { apiKeyParam, formatsParam, readParams } from '../params.ts';
 import { searchedLayers } from './assets.ts';
 
 const BODY_LIMIT = 4 * 1024 * 1024;
@@ -31,27 +31,9 @@ const MAX_LAYERS = 64;
 /** Buildings and addresses listed per answer; the counts cover them all. */
 const MAX_SERVED_LISTED = 10_000;
 
-function formatParam<const F extends readonly string[]>(formats: F, description: string): ParamSpec<F[number], 'f'> {
-  return {
-    name: 'f', description, schema: { type: 'string', enum: [...formats] },
-    parse(raw) {
-      if (!(formats as readonly string[]).includes(raw)) throw badParameter('f', `one of ${formats.join(', ')}`, raw);
-      return raw as F[number];
-    },
-  };
-}
-
-export const DIG_CHECK_PARAMS = [formatParam(['json', 'html'] as const, 'json (GeoJSON, default) or html (a printable summary); Accept: text/html does the same.'), apiKeyParam] as const;
-export const CROSS_SECTION_PARAMS = [formatParam(['json', 'svg'] as const, 'json (default) or svg (the drawing); Accept: image/svg+xml does the same.'), apiKeyParam] as const;
+export const DIG_CHECK_PARAMS = [formatsParam(['json', 'html'] as const, 'json (GeoJSON, default) or html (a printable summary); Accept: text/html does the same.'), apiKeyParam] as const;
+export const CROSS_SECTION_PARAMS = [formatsParam(['json', 'svg'] as const, 'json (default) or svg (the drawing); Accept: image/svg+xml does the same.'), apiKeyParam] as const;
 export const BURST_PARAMS = [apiKeyParam] as const;
-
-function body(raw: unknown, known: readonly string[]): Record<string, unknown> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new AppError(400, 'InvalidParameterValue', `the body must be a JSON object with ${known.join(', ')}`, { parameter: 'body' });
-  const b = raw as Record<string, unknown>;
-  const unknown = Object.keys(b).filter((k) => !known.includes(k));
-  if (unknown.length) throw badParameter(unknown[0]!, `unknown member; the body takes ${known.join(', ')}`);
-  return b;
-}
 
 function numberMember(b: Record<string, unknown>, name: string, min: number, max: number, exclusiveMin = false): number | undefined {
   const v = b[name];
@@ -116,7 +98,7 @@ export function registerAnalysisFieldRoutes(router: Router<RequestState>, servic
 
   router.post('/analysis/dig-check', async (ctx: Ctx) => {
     const q = readParams(ctx.query, DIG_CHECK_PARAMS);
-    const b = body(await readJson(ctx, BODY_LIMIT), ['geometry', 'crs', 'radius', 'width', 'depth', 'layers']);
+    const b = await readJsonObject(ctx, BODY_LIMIT, ['geometry', 'crs', 'radius', 'width', 'depth', 'layers']);
     const geometry = geometryMember(b.geometry, b.crs, 'geometry', ['Polygon', 'Point', 'LineString'], DIG_LIMITS);
     const radius = numberMember(b, 'radius', 0, MAX_RADIUS_M, true);
     const width = numberMember(b, 'width', 0, MAX_WIDTH_M, true);
@@ -153,7 +135,7 @@ export function registerAnalysisFieldRoutes(router: Router<RequestState>, servic
 
   router.post('/analysis/cross-section', async (ctx: Ctx) => {
     const q = readParams(ctx.query, CROSS_SECTION_PARAMS);
-    const b = body(await readJson(ctx, BODY_LIMIT), ['geometry', 'crs', 'layers']);
+    const b = await readJsonObject(ctx, BODY_LIMIT, ['geometry', 'crs', 'layers']);
     const line = geometryMember(b.geometry, b.crs, 'geometry', ['LineString'], SECTION_LIMITS) as LineString;
     const { layers, withheld } = pipeLayers(ctx, services, stringList(b, 'layers', MAX_LAYERS));
     const result = await crossSection(services.store.db, layers.map((l) => l.id), line);
@@ -181,7 +163,7 @@ export function registerAnalysisFieldRoutes(router: Router<RequestState>, servic
 
   router.post('/analysis/burst-isolation', async (ctx: Ctx) => {
     readParams(ctx.query, BURST_PARAMS);
-    const b = body(await readJson(ctx, BODY_LIMIT), ['layer', 'segment', 'point', 'crs', 'maxDistance', 'valves', 'pointsLayer', 'connectivity']);
+    const b = await readJsonObject(ctx, BODY_LIMIT, ['layer', 'segment', 'point', 'crs', 'maxDistance', 'valves', 'pointsLayer', 'connectivity']);
     if ((b.segment === undefined) === (b.point === undefined)) throw badParameter('segment', 'give either a segment id (with its layer) or a point, not both or neither');
     if (b.layer !== undefined && typeof b.layer !== 'string') throw badParameter('layer', 'must be a layer id', b.layer);
     if (b.segment !== undefined && (typeof b.segment !== 'string' || b.segment === '')) throw badParameter('segment', 'must be a segment (feature) id', b.segment);

@@ -5,7 +5,7 @@ import { GeometryInputError, readRequestGeometry, DEFAULT_GEOMETRY_LIMITS } from
 import { MAX_OVERLAY_DISTANCE_M, MAX_OVERLAY_FEATURES, overlay, type OverlayTarget } from '../../analysis/overlay.ts';
 import { AppError, badParameter, notFound } from '../errors.ts';
 import type { Ctx, RequestState, Services } from '../context.ts';
-import { readJson } from '../body.ts';
+import { readJsonObject } from '../body.ts';
 import { apiKeyParam, readParams, timeParam } from '../params.ts';
 import { searchedLayers } from './assets.ts';
 
@@ -36,12 +36,7 @@ export const OVERLAY_BODY_SCHEMA = {
 
 const datetime = timeParam('datetime', '', false);
 
-function readOverlayBody(ctx: Ctx, services: Services, body: unknown) {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new AppError(400, 'InvalidParameterValue', 'the body must be a JSON object', { parameter: 'body' });
-  const b = body as Record<string, unknown>;
-  const known = Object.keys(OVERLAY_BODY_SCHEMA.properties);
-  const unknown = Object.keys(b).filter((k) => !known.includes(k));
-  if (unknown.length) throw badParameter(unknown[0]!, `unknown member; the body takes ${known.join(', ')}`);
+function readOverlayBody(ctx: Ctx, services: Services, b: Record<string, unknown>) {
   if (typeof b.layer !== 'string') throw badParameter('layer', 'required: the id of the layer to overlay');
   const distance = b.distance ?? 0;
   if (typeof distance !== 'number' || !(distance >= 0 && distance <= MAX_OVERLAY_DISTANCE_M)) {
@@ -88,7 +83,7 @@ function readOverlayBody(ctx: Ctx, services: Services, body: unknown) {
 export function registerOverlayRoutes(router: Router<RequestState>, services: Services): void {
   router.post('/analysis/overlay', async (ctx: Ctx) => {
     readParams(ctx.query, OVERLAY_QUERY_PARAMS);
-    const q = readOverlayBody(ctx, services, await readJson(ctx, BODY_LIMIT));
+    const q = readOverlayBody(ctx, services, await readJsonObject(ctx, BODY_LIMIT, Object.keys(OVERLAY_BODY_SCHEMA.properties)));
     const result = await overlay(services.store.db, q);
     const layers: Layer[] = q.target.kind === 'layer' ? [q.layer, q.target.layer] : [q.layer];
     for (const layer of new Set(layers)) {

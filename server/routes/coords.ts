@@ -3,7 +3,7 @@ import { CoordsInputError, MAX_POINTS, parsePointList, readPoints, transformCrs,
 import { SUPPORTED_CRS_SUMMARY } from '../../data-import/crs/index.ts';
 import { AppError, badParameter } from '../errors.ts';
 import type { Ctx, RequestState, Services } from '../context.ts';
-import { readJson } from '../body.ts';
+import { readJsonObject } from '../body.ts';
 import { apiKeyParam, readParams, type ParamSpec } from '../params.ts';
 
 /** 100,000 points with full double precision are about 4 MB of JSON. */
@@ -47,13 +47,7 @@ export function registerCoordsRoutes(router: Router<RequestState>, _services: Se
 
   router.post('/coords/transform', async (ctx: Ctx) => {
     readParams(ctx.query, COORDS_POST_PARAMS);
-    const body = await readJson(ctx, BODY_LIMIT);
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new AppError(400, 'InvalidParameterValue', 'the body must be an object {"from", "to", "points"}');
-    }
-    const { from, to, points, ...rest } = body as Record<string, unknown>;
-    const unknown = Object.keys(rest);
-    if (unknown.length) throw badParameter(unknown[0]!, 'unknown member; the body has from, to and points');
+    const { from, to, points } = await readJsonObject(ctx, BODY_LIMIT, ['from', 'to', 'points']);
     ctx.body = convert(from, to, () => points);
   });
 }

@@ -3,7 +3,6 @@ import { PassThrough } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import iconv from 'iconv-lite';
 import type { Geocoder, GeocodeAnswer } from '../../geocoder/geocoder.ts';
-import type { GeocodeResult } from '../../geocoder/match.ts';
 import { lonLatFrom, lonLatIn, type Datum } from '../../position/datum.ts';
 import { AppError, badParameter } from '../errors.ts';
 import type { Ctx, RequestState, Services } from '../context.ts';
@@ -58,8 +57,10 @@ export const BATCH_PARAMS = [
 
 const round = (x: number) => Math.round(x * 1e8) / 1e8;
 
-function inCrs(r: GeocodeResult, crs: Datum) {
-  const [lon, lat] = r.lon === null || r.lat === null ? [null, null] : lonLatIn(crs, r.lon, r.lat).map(round);
+/** A result's point in `crs` (an area without an outline has none). */
+function inCrs<R extends { lon: number | null; lat: number | null }>(r: R, crs: Datum): R {
+  if (r.lon === null || r.lat === null) return r;
+  const [lon, lat] = lonLatIn(crs, r.lon, r.lat).map(round) as [number, number];
   return { ...r, lon, lat };
 }
 
@@ -122,12 +123,11 @@ export function registerGeocodeRoutes(router: Router<RequestState>, services: Se
     const crs = q.crs ?? 'CRS84';
     const [lon, lat] = lonLatFrom(crs, q.lon, q.lat);
     const answer = (await services.geocoder.get()).reverse(lon, lat, { radius: q.radius });
-    const out = (x: number, y: number) => lonLatIn(crs, x, y).map(round);
     ctx.body = {
       crs, point: [q.lon, q.lat],
       ...answer,
-      address: answer.address ? { ...answer.address, ...Object.fromEntries(['lon', 'lat'].map((k, i) => [k, out(answer.address!.lon, answer.address!.lat)[i]])) } : null,
-      road: answer.road ? { ...answer.road, ...Object.fromEntries(['lon', 'lat'].map((k, i) => [k, out(answer.road!.lon, answer.road!.lat)[i]])) } : null,
+      address: answer.address ? inCrs(answer.address, crs) : null,
+      road: answer.road ? inCrs(answer.road, crs) : null,
     };
   });
 
@@ -137,7 +137,7 @@ export function registerGeocodeRoutes(router: Router<RequestState>, services: Se
     const crs = q.crs ?? 'CRS84';
     const suggestions = (await services.geocoder.get()).suggest(q.q, q.limit ?? 10);
     ctx.set('Cache-Control', 'public, max-age=60');
-    ctx.body = { q: q.q, crs, suggestions: suggestions.map((s) => { const [lon, lat] = lonLatIn(crs, s.lon, s.lat).map(round); return { ...s, lon, lat }; }) };
+    ctx.body = { q: q.q, crs, suggestions: suggestions.map((s) => inCrs(s, crs)) };
   });
 
   router.post('/geocode/batch', async (ctx: Ctx) => {
