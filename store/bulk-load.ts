@@ -1,8 +1,11 @@
 import { sql, type Transaction } from 'kysely';
+import type pg from 'pg';
 import type { Geometry } from 'geojson';
 import type { Database } from './schema.ts';
 import { bumpRevision, partitionName } from './layers.ts';
 import { toEwkbHex } from './ewkb.ts';
+import { pgClientOf } from './db.ts';
+import { CopyBinaryRows, copyBinary } from './copy-binary.ts';
 
 export interface StagedRow {
   row: number;
@@ -58,15 +61,20 @@ export class StagedLoad {
   #inflight: Promise<void> = Promise.resolve();
   #defaultFrom: string;
   #rowOfFeature: (featureId: string) => number;
+  /** On PostgreSQL, rows go by binary COPY through the transaction's own connection; PGlite takes the JSON path. */
+  #copy: { client: pg.PoolClient; filling: CopyBinaryRows; sending: CopyBinaryRows } | undefined;
+  #defaultFromMs: number;
   staged = 0;
 
-  private constructor(trx: Transaction<Database>, layerId: string, target: string, options: BeginOptions) {
+  private constructor(trx: Transaction<Database>, layerId: string, target: string, options: BeginOptions, client: pg.PoolClient | undefined) {
     this.#trx = trx;
     this.#layerId = layerId;
     this.#target = target;
     this.#newLayer = options.newLayer;
     this.#defaultFrom = options.validFrom.toISOString();
+    this.#defaultFromMs = options.validFrom.getTime();
     this.#rowOfFeature = options.rowOf;
+    if (client) this.#copy = { client, filling: new CopyBinaryRows(), sending: new CopyBinaryRows() };
   }
 
   /**
@@ -75,10 +83,22 @@ export class StagedLoad {
    * builds its indexes once over the whole table instead of maintaining them row by row.
    */
   static async begin(trx: Transaction<Database>, layerId: string, options: BeginOptions): Promise<StagedLoad> {
+    const client = await pgClientOf(trx);
     if (options.newLayer) {
       const table = await partitionName(trx, layerId);
+      const { rows } = await sql<{ seq: string }>`select pg_get_serial_sequence('feature_version', 'version_id') as seq`.execute(trx);
       await sql`create table ${sql.table(table)} (like feature_version including defaults including generated including constraints)`.execute(trx);
-      return new StagedLoad(trx, layerId, table, options);
+      // Version ids from the parent's identity sequence, as inserts through the parent would get
+      // them; the check matches the partition bound, so that ATTACH need not scan the rows to prove it.
+      await sql`alter table ${sql.table(table)} alter column version_id set default nextval(${sql.lit(rows[0]!.seq)}::regclass),
+        add constraint ${sql.id(`${table}_bound`)} check (layer_id = ${sql.lit(layerId)})`.execute(trx);
+      // The space-time index grows with the rows: PostgreSQL builds a GiST over (geom, validity) by
+      // inserting tuple after tuple anyway (no sorted build for tstzrange), and during the load it
+      // does so on its own core while this process reads the file (1.3 s at scale 10, against
+      // 2.1 s in ATTACH after the load). ATTACH adopts it as the parent's index. The btrees are
+      // cheaper built once from sorted rows, at ATTACH.
+      await sql`create index on ${sql.table(table)} using gist (geom, validity)`.execute(trx);
+      return new StagedLoad(trx, layerId, table, options, client);
     }
     await sql`create temporary table import_stage (
       row_no integer not null,
@@ -87,7 +107,7 @@ export class StagedLoad {
       attributes jsonb not null,
       valid_from timestamptz
     ) on commit drop`.execute(trx);
-    return new StagedLoad(trx, layerId, 'import_stage', options);
+    return new StagedLoad(trx, layerId, 'import_stage', options, client);
   }
 
   /**
@@ -96,31 +116,71 @@ export class StagedLoad {
    */
   add(row: StagedRow): Promise<void> | undefined {
     if (!this.#areal && row.geometry && AREAL_TYPES.has(row.geometry.type)) this.#areal = true;
+    if (this.#copy) return this.#addCopy(row, this.#copy.filling);
     this.#pending.push(JSON.stringify([row.row, row.featureId, row.geometry ? toEwkbHex(row.geometry) : null, row.attributes, row.validFrom?.toISOString() ?? null]));
     if (this.#pending.length < BATCH) return undefined;
     const batch = this.#pending;
     this.#pending = [];
     // One batch in flight: the caller reads and converts the next while PostgreSQL writes this one.
-    return this.#inflight.then(() => { this.#inflight = this.#write(batch); });
+    return this.#inflight.then(() => {
+      this.#inflight = this.#write(batch);
+      this.#inflight.catch(() => undefined);
+    });
+  }
+
+  #addCopy(row: StagedRow, rows: CopyBinaryRows): Promise<void> | undefined {
+    rows.row(5);
+    if (this.#newLayer) rows.text(this.#layerId);
+    else rows.int4(row.row);
+    rows.text(row.featureId);
+    if (row.geometry) rows.geometry(row.geometry);
+    else rows.null();
+    rows.jsonb(JSON.stringify(row.attributes));
+    if (row.validFrom) rows.timestamptz(row.validFrom.getTime());
+    else if (this.#newLayer) rows.timestamptz(this.#defaultFromMs);
+    else rows.null();
+    if (rows.rows < BATCH) return undefined;
+    // Two buffers: one fills while PostgreSQL copies the other.
+    return this.#inflight.then(() => {
+      const copy = this.#copy!;
+      [copy.filling, copy.sending] = [copy.sending, copy.filling];
+      copy.filling.reset();
+      this.#inflight = this.#sendCopy(copy.sending);
+      // Awaited by the next add or flush; until then a failure must not count as unhandled.
+      this.#inflight.catch(() => undefined);
+    });
+  }
+
+  async #sendCopy(rows: CopyBinaryRows): Promise<void> {
+    const columns = this.#newLayer
+      ? ['layer_id', 'feature_id', 'geom', 'attributes', 'valid_from']
+      : ['row_no', 'feature_id', 'geom', 'attributes', 'valid_from'];
+    this.staged += await copyBinary(this.#copy!.client, this.#target, columns, rows.finish(), true);
   }
 
   async flush(): Promise<void> {
     await this.#inflight;
+    if (this.#copy) {
+      const rows = this.#copy.filling;
+      if (rows.rows > 0) await this.#sendCopy(rows);
+      rows.reset();
+      return;
+    }
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length > 0) await this.#write(batch);
   }
 
   /**
-   * One JSON document per batch, taken apart by jsonb_array_elements: measured twice as fast as
+   * PGlite's path. One JSON document per batch, taken apart by jsonb_array_elements: measured twice as fast as
    * per-column arrays (whose escaping costs the pg driver dearly), and attributes arrive as jsonb
    * without a second parse. Geometry travels as hex EWKB, which PostGIS reads far faster than GeoJSON.
    */
   async #write(batch: string[]): Promise<void> {
     const doc = `[${batch.join(',')}]`;
     if (this.#newLayer) {
-      await sql`insert into ${sql.table(this.#target)} (version_id, layer_id, feature_id, geom, attributes, valid_from)
-        select nextval(pg_get_serial_sequence('feature_version', 'version_id')), ${this.#layerId}, e->>1, (e->>2)::geometry, e->3,
+      await sql`insert into ${sql.table(this.#target)} (layer_id, feature_id, geom, attributes, valid_from)
+        select ${this.#layerId}, e->>1, (e->>2)::geometry, e->3,
                coalesce((e->>4)::timestamptz, ${this.#defaultFrom}::timestamptz)
         from jsonb_array_elements(${doc}::jsonb) e`.execute(this.#trx);
     } else {
@@ -163,7 +223,9 @@ export class StagedLoad {
       // Attaching builds every index of feature_version on the full table at once; sorting in
       // memory is what makes that fast (64 MB, the default, spills a scale-10 layer to disk).
       await sql`set local maintenance_work_mem = '256MB'`.execute(trx);
+      await sql`alter table ${target} alter column version_id drop default`.execute(trx);
       await sql`alter table feature_version attach partition ${target} for values in (${sql.lit(layer)})`.execute(trx);
+      await sql`alter table ${target} drop constraint ${sql.id(`${this.#target}_bound`)}`.execute(trx);
       await bumpRevision(trx, layer);
       return { inserted: rows[0]?.n ?? 0, updated: 0, unchanged: 0, retired: 0, repaired, rejected };
     }

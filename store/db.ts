@@ -41,6 +41,25 @@ pg.types.setTypeParser(20, (value: string) => {
  */
 export const SESSION_OPTIONS = '-c TimeZone=UTC -c max_parallel_workers_per_gather=0';
 
+/**
+ * The pg clients of this process's pools by backend process id. Kysely has no COPY, so a bulk load
+ * holding a Kysely transaction finds the transaction's own connection here (by asking PostgreSQL
+ * for its pid) and streams COPY data through it.
+ */
+const clientsByBackend = new Map<number, pg.PoolClient>();
+
+/** The pool client connected to this backend, or undefined (PGlite, or a connection not from a pool of ours). */
+export async function pgClientOf(db: Kysely<Database>): Promise<pg.PoolClient | undefined> {
+  if (clientsByBackend.size === 0) return undefined;
+  const { rows } = await sql<{ pid: number; database: string; port: number | null }>`
+    select pg_backend_pid() as pid, current_database() as database, inet_server_port() as port`.execute(db);
+  const me = rows[0];
+  const client = me ? clientsByBackend.get(me.pid) : undefined;
+  // Pids are only unique per server: the same pid on another server (or PGlite's) is not ours.
+  if (!client || client.database !== me!.database || (me!.port !== null && client.port !== me!.port)) return undefined;
+  return client;
+}
+
 export async function openStore(options: StoreOptions): Promise<Store> {
   const store = options.databaseUrl ? openPostgres(options) : await openPglite(options);
   try {
@@ -59,6 +78,12 @@ function openPostgres(options: StoreOptions): Store {
     statement_timeout: options.statementTimeoutMs,
     application_name: 'onemap',
     options: SESSION_OPTIONS,
+  });
+  pool.on('connect', (client) => {
+    const pid = (client as pg.PoolClient & { processID?: number }).processID;
+    if (pid === undefined) return;
+    clientsByBackend.set(pid, client);
+    client.once('end', () => { if (clientsByBackend.get(pid) === client) clientsByBackend.delete(pid); });
   });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const listeners = new Set<{ close(): Promise<void> }>();

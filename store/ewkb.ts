@@ -41,11 +41,12 @@ function size(g: Geometry, dims: number, header: number): number {
  */
 class EwkbWriter {
   buf: Buffer;
-  o = 0;
+  o: number;
   z: boolean;
 
-  constructor(bytes: number, z: boolean) {
-    this.buf = Buffer.allocUnsafe(bytes);
+  constructor(buf: Buffer, offset: number, z: boolean) {
+    this.buf = buf;
+    this.o = offset;
     this.z = z;
   }
 
@@ -92,9 +93,23 @@ class EwkbWriter {
   }
 }
 
+function hasZ(g: Geometry): boolean {
+  return (firstPosition(g)?.length ?? 2) > 2;
+}
+
 export function toEwkbHex(g: Geometry): string {
-  const z = (firstPosition(g)?.length ?? 2) > 2;
-  const w = new EwkbWriter(size(g, z ? 3 : 2, 9), z);
+  const z = hasZ(g);
+  const w = new EwkbWriter(Buffer.allocUnsafe(size(g, z ? 3 : 2, 9)), 0, z);
   w.geometry(g, true);
   return w.buf.toString('hex');
+}
+
+/** Bytes of a geometry's EWKB (what `writeEwkb` will write). */
+export function ewkbLength(g: Geometry): number {
+  return size(g, hasZ(g) ? 3 : 2, 9);
+}
+
+/** Writes a geometry's EWKB into `buf` at `offset` (room for `ewkbLength(g)` bytes is the caller's). */
+export function writeEwkb(g: Geometry, buf: Buffer, offset: number): void {
+  new EwkbWriter(buf, offset, hasZ(g)).geometry(g, true);
 }

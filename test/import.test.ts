@@ -11,7 +11,7 @@ import { importLayerFile, ImportError, rejectedRowsCsv } from '../data-import/im
 import { getLayer } from '../store/layers.ts';
 import { featureHistory, getFeatureJson, queryFeatures, NOW } from '../store/features.ts';
 import { wgs84ToGcj02 } from '../data-import/crs/china-offsets.ts';
-import type { DriverName } from '../store/db.ts';
+import { pgClientOf, type DriverName } from '../store/db.ts';
 
 const GK120 = '+proj=tmerc +lat_0=0 +lon_0=120 +k=1 +x_0=500000 +y_0=0 +ellps=GRS80 +units=m +no_defs';
 
@@ -50,6 +50,20 @@ function importSuite(driver: DriverName) {
       const stored = JSON.parse((await getFeatureJson(store.db, 'parks', 'P1'))!);
       assert.deepEqual(Object.keys(stored.properties).sort(), ['area_m2', 'name'], 'the key is the feature id, not an attribute too');
       const revision1 = layer!.revision;
+      // The load's own scaffolding (a bound check, a version-id default) is gone, and the GiST it
+      // built during the load is the parent's index, not a second copy of it.
+      const { rows: parts } = await sql<{ indexes: string[]; checks: string[]; id_default: string | null }>`
+        select array(select pg_get_indexdef(i.indexrelid) from pg_index i where i.indrelid = c.oid order by 1) as indexes,
+               array(select conname::text from pg_constraint k where k.conrelid = c.oid and k.contype = 'c' order by 1) as checks,
+               (select pg_get_expr(d.adbin, d.adrelid) from pg_attrdef d join pg_attribute a on a.attrelid = d.adrelid and a.attnum = d.adnum
+                 where d.adrelid = c.oid and a.attname = 'version_id') as id_default
+        from pg_inherits h join pg_class c on c.oid = h.inhrelid
+        where h.inhparent = 'feature_version'::regclass and pg_get_expr(c.relpartbound, c.oid) like '%''parks''%'`.execute(store.db);
+      assert.equal(parts.length, 1);
+      assert.deepEqual(parts[0]!.indexes.map((d) => d.replace(/^CREATE (UNIQUE )?INDEX \S+ ON \S+ /, '$1')).sort(),
+        ['UNIQUE USING btree (layer_id, feature_id) WHERE (valid_to IS NULL)', 'UNIQUE USING btree (layer_id, version_id)', 'USING btree (layer_id, feature_id, valid_from)', 'USING gist (geom, validity)'].sort());
+      assert.deepEqual(parts[0]!.checks, ['feature_version_check', 'feature_version_geom_check']);
+      assert.equal(parts[0]!.id_default, null);
 
       // 2025 delivery: P2 renamed, P3 moved, P4 unchanged, P5 missing, P6 new.
       const v2 = [
@@ -82,6 +96,16 @@ function importSuite(driver: DriverName) {
       assert.equal(late.updated, 0);
       assert.equal(late.rejectedCount, 1);
       assert.match(late.rejected[0]!.reason, /current version starts 2024-01-01.*not before the change's 2023-01-01/);
+    });
+
+    it(`bulk loads ${driver === 'postgres' ? 'stream binary COPY through the transaction\'s own connection' : 'take the JSON path (PGlite has no COPY FROM STDIN)'}`, async () => {
+      await store.db.transaction().execute(async (trx) => {
+        const client = await pgClientOf(trx);
+        if (driver === 'pglite') return assert.equal(client, undefined);
+        assert.ok(client, 'the pool client of the transaction is found');
+        const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx);
+        assert.equal((client as unknown as { processID: number }).processID, rows[0]!.pid);
+      });
     });
 
     it('repairs self-intersecting polygons and notes it; rejects empty, NaN and out-of-range geometries by row', async () => {

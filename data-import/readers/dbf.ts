@@ -220,7 +220,7 @@ export class DbfReader {
         switch (field.dbfType) {
           case 'C': value = this.decodeText(buf, a, b, recordNumber, field.name); break;
           case 'N': case 'F':
-            if (isPlainNumber(buf, a, b)) value = field.decimals === 0 && b - a > 15 ? bigInteger(buf.toString('latin1', a, b)) : Number(buf.toString('latin1', a, b));
+            if (isPlainNumber(buf, a, b)) value = b - a > 15 ? (field.decimals === 0 ? bigInteger(buf.toString('latin1', a, b)) : Number(buf.toString('latin1', a, b))) : plainNumber(buf, a, b);
             else ({ value, reason } = parseNumber(buf.toString('latin1', a, b), field));
             break;
           case 'D': ({ value, reason } = parseDate(buf, a, b)); break;
@@ -322,6 +322,31 @@ function isPlainNumber(buf: Buffer, a: number, b: number): boolean {
   }
   return digits > 0;
 }
+
+/**
+ * The value of a plain number of at most 15 digits, read from the bytes without making a string.
+ * Exact: the digits form an integer below 2^53 and the power of ten is exact, so the one division
+ * rounds correctly, just as Number() of the text does.
+ */
+export function plainNumber(buf: Buffer, a: number, b: number): number {
+  let i = a;
+  const negative = buf[i] === 0x2d;
+  if (negative || buf[i] === 0x2b) i++;
+  let n = 0;
+  let fraction = -1;
+  for (; i < b; i++) {
+    const c = buf[i];
+    if (c === 0x2e) fraction = 0;
+    else {
+      n = n * 10 + (c - 0x30);
+      if (fraction >= 0) fraction++;
+    }
+  }
+  const v = fraction > 0 ? n / POWERS_OF_TEN[fraction]! : n;
+  return negative ? -v : v;
+}
+
+const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
 /** Integers beyond 2^53 (e.g. 18-digit ids in N(19,0)) keep every digit as text. */
 function bigInteger(text: string): number | string {
