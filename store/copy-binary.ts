@@ -111,7 +111,10 @@ export class CopyBinaryRows {
 
 /**
  * Sends binary COPY data into `table`. `freeze` (the table was created in this transaction) writes
- * the rows already frozen, sparing PostgreSQL a later pass to set their hint bits.
+ * the rows already frozen, sparing PostgreSQL a later pass to set their hint bits. Frozen rows are
+ * visible to every snapshot that can see the table, even one older than the commit: fine for a
+ * temporary table, and for a new layer's partition, which no reader looks into before the layer
+ * itself (created in the same transaction) is visible to it.
  */
 export async function copyBinary(client: pg.ClientBase, table: string, columns: string[], data: Buffer, freeze: boolean): Promise<number> {
   const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
