@@ -351,17 +351,24 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
           return load.add({ row: r.row, featureId, geometry, attributes, validFrom: rowFrom });
         };
 
-        for (const r of sample) {
-          const wait = handle(r);
-          if (wait) await wait;
+        let outcome: Awaited<ReturnType<StagedLoad['finish']>>;
+        try {
+          for (const r of sample) {
+            const wait = handle(r);
+            if (wait) await wait;
+          }
+          for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+            const wait = handle(next.value);
+            if (wait) await wait;
+          }
+          options.onProgress?.({ read, rejected: rejectedCount, total: reader.info.rowCount, elapsedMs: performance.now() - started });
+          outcome = await load.finish({ mode });
+        } catch (err) {
+          // A bad row (--on-error abort) or an unreadable file stops the load mid-stream: the
+          // connection must leave COPY before the transaction can roll back.
+          await load.abort();
+          throw err;
         }
-        for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
-          const wait = handle(next.value);
-          if (wait) await wait;
-        }
-        options.onProgress?.({ read, rejected: rejectedCount, total: reader.info.rowCount, elapsedMs: performance.now() - started });
-
-        const outcome = await load.finish({ mode });
         for (const issue of outcome.rejected) reject(issue);
         const finalType = geometryTypeOf(types);
         if (types.size > 0 && finalType !== geometryTypeOf(sampleTypes)) await setGeometryType(trx, options.layer, finalType);

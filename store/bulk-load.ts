@@ -5,7 +5,7 @@ import type { Database } from './schema.ts';
 import { bumpRevision, partitionName } from './layers.ts';
 import { toEwkbHex } from './ewkb.ts';
 import { pgClientOf } from './db.ts';
-import { CopyBinaryRows, copyBinary } from './copy-binary.ts';
+import { BinaryCopy } from './copy-binary.ts';
 
 export interface StagedRow {
   row: number;
@@ -61,8 +61,8 @@ export class StagedLoad {
   #inflight: Promise<void> = Promise.resolve();
   #defaultFrom: string;
   #rowOfFeature: (featureId: string) => number;
-  /** On PostgreSQL, rows go by binary COPY through the transaction's own connection; PGlite takes the JSON path. */
-  #copy: { client: pg.PoolClient; filling: CopyBinaryRows; sending: CopyBinaryRows } | undefined;
+  /** On PostgreSQL, rows stream by binary COPY through the transaction's own connection; PGlite takes the JSON path. */
+  #copy: BinaryCopy | undefined;
   #defaultFromMs: number;
   staged = 0;
 
@@ -74,7 +74,10 @@ export class StagedLoad {
     this.#defaultFrom = options.validFrom.toISOString();
     this.#defaultFromMs = options.validFrom.getTime();
     this.#rowOfFeature = options.rowOf;
-    if (client) this.#copy = { client, filling: new CopyBinaryRows(), sending: new CopyBinaryRows() };
+    if (client) {
+      const columns = options.newLayer ? ['layer_id', 'feature_id', 'geom', 'attributes', 'valid_from'] : ['row_no', 'feature_id', 'geom', 'attributes', 'valid_from'];
+      this.#copy = new BinaryCopy(client, target, columns, { freeze: true });
+    }
   }
 
   /**
@@ -116,7 +119,7 @@ export class StagedLoad {
    */
   add(row: StagedRow): Promise<void> | undefined {
     if (!this.#areal && row.geometry && AREAL_TYPES.has(row.geometry.type)) this.#areal = true;
-    if (this.#copy) return this.#addCopy(row, this.#copy.filling);
+    if (this.#copy) return this.#addCopy(row, this.#copy);
     this.#pending.push(JSON.stringify([row.row, row.featureId, row.geometry ? toEwkbHex(row.geometry) : null, row.attributes, row.validFrom?.toISOString() ?? null]));
     if (this.#pending.length < BATCH) return undefined;
     const batch = this.#pending;
@@ -128,7 +131,8 @@ export class StagedLoad {
     });
   }
 
-  #addCopy(row: StagedRow, rows: CopyBinaryRows): Promise<void> | undefined {
+  #addCopy(row: StagedRow, copy: BinaryCopy): Promise<void> | undefined {
+    const rows = copy.rows;
     rows.row(5);
     if (this.#newLayer) rows.text(this.#layerId);
     else rows.int4(row.row);
@@ -139,33 +143,21 @@ export class StagedLoad {
     if (row.validFrom) rows.timestamptz(row.validFrom.getTime());
     else if (this.#newLayer) rows.timestamptz(this.#defaultFromMs);
     else rows.null();
-    if (rows.rows < BATCH) return undefined;
-    // Two buffers: one fills while PostgreSQL copies the other.
-    return this.#inflight.then(() => {
-      const copy = this.#copy!;
-      [copy.filling, copy.sending] = [copy.sending, copy.filling];
-      copy.filling.reset();
-      this.#inflight = this.#sendCopy(copy.sending);
-      // Awaited by the next add or flush; until then a failure must not count as unhandled.
-      this.#inflight.catch(() => undefined);
-    });
+    return copy.rowDone();
   }
 
-  async #sendCopy(rows: CopyBinaryRows): Promise<void> {
-    const columns = this.#newLayer
-      ? ['layer_id', 'feature_id', 'geom', 'attributes', 'valid_from']
-      : ['row_no', 'feature_id', 'geom', 'attributes', 'valid_from'];
-    this.staged += await copyBinary(this.#copy!.client, this.#target, columns, rows.finish(), true);
+  /** Call when the load will not be finished (its transaction is about to roll back). */
+  async abort(): Promise<void> {
+    if (this.#copy) await this.#copy.abort('the import was abandoned');
+    else await this.#inflight.catch(() => undefined);
   }
 
   async flush(): Promise<void> {
-    await this.#inflight;
     if (this.#copy) {
-      const rows = this.#copy.filling;
-      if (rows.rows > 0) await this.#sendCopy(rows);
-      rows.reset();
+      this.staged += await this.#copy.close();
       return;
     }
+    await this.#inflight;
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length > 0) await this.#write(batch);

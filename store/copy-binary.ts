@@ -1,40 +1,46 @@
 import type { Geometry } from 'geojson';
 import type pg from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import { ewkbLength, writeEwkb } from './ewkb.ts';
 
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
-/** Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
+/** Signature, flags and header extension length: what starts every binary COPY. */
+const HEADER = Buffer.concat([Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(8)]);
+const TRAILER = Buffer.from([0xff, 0xff]);
+/** Milliseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 const PG_EPOCH_MS = 946_684_800_000;
 const TWO_32 = 2 ** 32;
+/** Rows are sent in chunks of about this size… */
+const CHUNK_BYTES = 256 * 1024;
+/** …up to this much queued beyond what the socket has taken before the writer waits… */
+const QUEUED_BYTES = 4 * 1024 * 1024;
+/** …and each COPY statement ends after this much, so that none runs into the statement timeout. */
+const STATEMENT_BYTES = 64 * 1024 * 1024;
 
 /**
- * Rows in PostgreSQL's binary COPY format, built straight into one growing buffer. Binary rather
- * than text: geometry travels as EWKB bytes (no hex either side), and text needs no escaping.
- * Field order and types must match the column list given to `copyBinary`.
+ * Rows in PostgreSQL's binary COPY format, built straight into a buffer. Binary rather than text:
+ * geometry travels as EWKB bytes (no hex either side), and text needs no escaping. Field order
+ * and types must match the COPY's column list.
  */
 export class CopyBinaryRows {
   #buf: Buffer;
   #o = 0;
   rows = 0;
 
-  constructor(bytes = 1 << 20) {
+  constructor(bytes = CHUNK_BYTES + 64 * 1024) {
     this.#buf = Buffer.allocUnsafe(bytes);
-    this.reset();
-  }
-
-  /** Empties the buffer for reuse (its memory is kept). */
-  reset(): void {
-    this.#o = 0;
-    this.rows = 0;
-    SIGNATURE.copy(this.#buf, 0);
-    this.#buf.writeInt32BE(0, 11); // flags
-    this.#buf.writeInt32BE(0, 15); // header extension length
-    this.#o = 19;
   }
 
   get byteLength(): number {
     return this.#o;
+  }
+
+  /** The rows so far; the buffer then belongs to the caller and a new one takes the next rows. */
+  take(): Buffer {
+    const out = this.#buf.subarray(0, this.#o);
+    this.#buf = Buffer.allocUnsafe(this.#buf.length);
+    this.#o = 0;
+    this.rows = 0;
+    return out;
   }
 
   #room(n: number): void {
@@ -100,29 +106,105 @@ export class CopyBinaryRows {
     this.#buf.writeUInt32BE(micros - hi * TWO_32, this.#o + 8);
     this.#o += 12;
   }
-
-  /** The COPY data with its trailer; valid until the next reset. */
-  finish(): Buffer {
-    this.#room(2);
-    this.#buf.writeInt16BE(-1, this.#o);
-    return this.#buf.subarray(0, this.#o + 2);
-  }
 }
 
 /**
- * Sends binary COPY data into `table`. `freeze` (the table was created in this transaction) writes
- * the rows already frozen, sparing PostgreSQL a later pass to set their hint bits. Frozen rows are
- * visible to every snapshot that can see the table, even one older than the commit: fine for a
- * temporary table, and for a new layer's partition, which no reader looks into before the layer
- * itself (created in the same transaction) is visible to it.
+ * A stream of rows into one table by binary COPY on one connection. The caller encodes each row
+ * into `rows` and then calls `rowDone()`; chunks go out as they fill, so PostgreSQL stores rows
+ * while this process is still reading the next ones, and neither side waits for a batch boundary.
+ *
+ * `freeze` (the table was created in this transaction) writes the rows already frozen, sparing
+ * PostgreSQL a later pass to set their hint bits. Frozen rows are visible to every snapshot that
+ * can see the table, even one older than the commit: fine for a temporary table, and for a new
+ * layer's partition, which no reader looks into before the layer itself (created in the same
+ * transaction) is visible to it.
  */
-export async function copyBinary(client: pg.ClientBase, table: string, columns: string[], data: Buffer, freeze: boolean): Promise<number> {
-  const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
-  const stream = client.query(copyFrom(`copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin with (format binary${freeze ? ', freeze' : ''})`));
-  await new Promise<void>((resolve, reject) => {
-    stream.on('error', reject);
-    stream.on('finish', resolve);
-    stream.end(data);
-  });
-  return stream.rowCount;
+export class BinaryCopy {
+  readonly rows = new CopyBinaryRows();
+  #client: pg.ClientBase;
+  #command: string;
+  #stream: CopyStreamQuery | undefined;
+  #statementBytes = 0;
+  #statements: Array<Promise<number>> = [];
+  #error: Error | undefined;
+
+  #chunkBytes: number;
+  #statementLimit: number;
+
+  constructor(client: pg.ClientBase, table: string, columns: string[], options: { freeze: boolean; chunkBytes?: number; statementBytes?: number }) {
+    const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
+    this.#client = client;
+    this.#chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
+    this.#statementLimit = options.statementBytes ?? STATEMENT_BYTES;
+    this.#command = `copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin with (format binary${options.freeze ? ', freeze' : ''})`;
+  }
+
+  /** After each row. Returns a promise only when the connection is behind (await it then). */
+  rowDone(): Promise<void> | undefined {
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.rows.byteLength < this.#chunkBytes) return undefined;
+    return this.#send(false);
+  }
+
+  /** Sends what is left and waits until PostgreSQL has stored every row; returns how many. */
+  async close(): Promise<number> {
+    if (this.#error) throw this.#error;
+    if (this.rows.rows > 0 || this.#stream) await this.#send(true);
+    const counts = await Promise.all(this.#statements);
+    if (this.#error) throw this.#error;
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  /**
+   * Abandons the copy: an open COPY is failed (CopyFail), so that the connection leaves COPY mode
+   * and can roll back. Without it the connection would wait for data that never comes.
+   */
+  async abort(reason: string): Promise<void> {
+    const stream = this.#stream;
+    this.#stream = undefined;
+    this.#error ??= new Error(reason);
+    stream?.destroy(new Error(reason));
+    await Promise.allSettled(this.#statements);
+  }
+
+  #open(): CopyStreamQuery {
+    const stream = this.#client.query(copyFrom(this.#command, { highWaterMark: QUEUED_BYTES }));
+    const done = new Promise<number>((resolve, reject) => {
+      stream.on('finish', () => resolve(stream.rowCount));
+      stream.on('error', (err: Error) => {
+        this.#error ??= err;
+        reject(err);
+      });
+    });
+    // Awaited in close(); a failure before then surfaces at the next rowDone().
+    done.catch(() => undefined);
+    this.#statements.push(done);
+    this.#stream = stream;
+    this.#statementBytes = 0;
+    stream.write(HEADER);
+    return stream;
+  }
+
+  #send(last: boolean): Promise<void> | undefined {
+    const stream = this.#stream ?? this.#open();
+    const chunk = this.rows.take();
+    this.#statementBytes += chunk.length;
+    const ready = stream.write(chunk);
+    if (last || this.#statementBytes >= this.#statementLimit) {
+      stream.end(TRAILER);
+      this.#stream = undefined;
+      return undefined;
+    }
+    if (ready) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      const settle = (err?: Error) => {
+        stream.off('drain', settle);
+        stream.off('error', settle);
+        if (err) reject(err);
+        else resolve();
+      };
+      stream.on('drain', settle);
+      stream.on('error', settle);
+    });
+  }
 }
