@@ -155,6 +155,26 @@ describe('Shapefile writer and reader round trips', () => {
     }
   });
 
+  it('values repeated down the records, then changed, read back exactly (GBK and UTF-8)', async () => {
+    // The reader reuses a text field's previous value when its bytes repeat; these sequences change
+    // by one byte, by length only, to empty and back, across chunk boundaries (4,096 records).
+    const materials = ['混凝土', '混凝土', '球墨铸铁', '混凝土', '混凝', '混凝土', '', '', 'PE', 'PE ', '混凝土'];
+    const features = Array.from({ length: 4096 + 7 }, (_, i) => ({
+      geometry: { type: 'Point' as const, coordinates: [118.5 + i / 1e5, 24.9] },
+      properties: { 材质: materials[i % materials.length] || null, 权属: i < 3000 ? '泉州市城市排水管理中心' : '泉州市自来水公司', 编号: `YS${String(i).padStart(6, '0')}` },
+    }));
+    for (const encoding of ['GBK', 'UTF-8'] as const) {
+      const base = join(dir, `repeats-${encoding}`);
+      await writeShapefile(base, features, { encoding });
+      const { rows } = await readAll(`${base}.shp`);
+      assert.equal(rows.length, features.length);
+      for (const [i, row] of rows.entries()) {
+        // DBF pads with spaces, so a trailing space is not kept; an empty value reads as null.
+        assert.deepEqual(row.properties, { ...features[i]!.properties, 材质: features[i]!.properties.材质?.trimEnd() || null }, `record ${i + 1} (${encoding})`);
+      }
+    }
+  });
+
   it('without a .cpg, trusts the GBK language driver byte our writer (and ArcGIS) sets', async () => {
     const base = join(dir, 'ldid');
     await writeShapefile(base, pipes, { encoding: 'GBK', fields: pipeFields, cpg: false });

@@ -145,7 +145,20 @@ export class DbfReader {
     readonly header: DbfHeader,
     readonly encoding: DbfEncoding,
     private readonly codec: TextCodec,
-  ) {}
+  ) {
+    this.prevBytes = header.fields.map((f) => new Uint8Array(f.dbfType === 'C' ? f.length : 0));
+    this.prevLength = new Int32Array(header.fields.length).fill(-1);
+    this.prevText = header.fields.map(() => '');
+  }
+
+  /**
+   * Each text field's bytes and value in the previous record. Survey tables repeat a value down
+   * many records (owner, material, road, codes); comparing a few bytes costs far less than
+   * decoding them again.
+   */
+  private readonly prevBytes: Uint8Array[];
+  private readonly prevLength: Int32Array;
+  private readonly prevText: string[];
 
   get fields(): DbfField[] {
     return this.header.fields;
@@ -202,7 +215,9 @@ export class DbfReader {
     const deleted = buf[start] === 0x2a;
     const values: Record<string, unknown> = {};
     let problem: DbfRecord['problem'];
-    for (const field of this.header.fields) {
+    const fields = this.header.fields;
+    for (let f = 0; f < fields.length; f++) {
+      const field = fields[f]!;
       let a = start + 1 + field.offset;
       let b = a + field.length;
       // Visual FoxPro binary integers and doubles: read before any trimming.
@@ -218,7 +233,7 @@ export class DbfReader {
       let reason: string | undefined;
       if (a < b) {
         switch (field.dbfType) {
-          case 'C': value = this.decodeText(buf, a, b, recordNumber, field.name); break;
+          case 'C': value = this.repeatedText(buf, a, b, f) ?? this.rememberText(buf, a, b, f, this.decodeText(buf, a, b, recordNumber, field.name)); break;
           case 'N': case 'F':
             if (isPlainNumber(buf, a, b)) value = b - a > 15 ? (field.decimals === 0 ? bigInteger(buf.toString('latin1', a, b)) : Number(buf.toString('latin1', a, b))) : plainNumber(buf, a, b);
             else ({ value, reason } = parseNumber(buf.toString('latin1', a, b), field));
@@ -234,6 +249,24 @@ export class DbfReader {
       if (reason && !problem) problem = { field: field.name, reason };
     }
     return problem ? { recordNumber, deleted, values, problem } : { recordNumber, deleted, values };
+  }
+
+  private repeatedText(buf: Buffer, a: number, b: number, f: number): string | undefined {
+    const n = b - a;
+    if (this.prevLength[f] !== n) return undefined;
+    const prev = this.prevBytes[f]!;
+    for (let i = 0; i < n; i++) if (prev[i] !== buf[a + i]) return undefined;
+    return this.prevText[f];
+  }
+
+  private rememberText(buf: Buffer, a: number, b: number, f: number, text: string): string {
+    const prev = this.prevBytes[f]!;
+    const n = b - a;
+    if (n > prev.length) return text;
+    for (let i = 0; i < n; i++) prev[i] = buf[a + i]!;
+    this.prevLength[f] = n;
+    this.prevText[f] = text;
+    return text;
   }
 
   private decodeLenient(buf: Buffer, a: number, b: number): string {
