@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
  * unless `env` says otherwise.
  */
 export function startServerProcess(databaseUrl: string, env: Record<string, string> = {}): Promise<{ base: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, ['--max-semi-space-size=64', '--import', 'tsx', 'server/main.ts'], {
     env: { ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', ONEMAP_LOG_LEVEL: 'warn', ONEMAP_LOAD_DEMO: 'false', ONEMAP_TILE_WARMUP: 'false', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
