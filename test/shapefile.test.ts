@@ -680,6 +680,15 @@ describe('zip archives', () => {
       assert.match(e.message, /inflates to more than 33554432 bytes.*zip bomb/);
     });
     await rejectsWithSourceError(openShapefile(liar, { maxUncompressedBytes: 4 * 1024 * 1024 }), (e) => assert.match(e.message, /zip bomb/));
+    // Entries inflate side by side: two bombs at once are both stopped, and nothing is left.
+    const twins = join(dir, 'bomb-twins.zip');
+    await writeFile(twins, rawZip([
+      { name: 'pipes.shp', data: bomb, method: 8, uncompressedSize: 1000 }, { name: 'pipes.shx', data: set.shx },
+      { name: 'pipes.dbf', data: bomb, method: 8, uncompressedSize: 1000 },
+    ]));
+    await rejectsWithSourceError(extractZip(twins, { maxUncompressedBytes: 64 * 1024 * 1024, maxCompressionRatio: Infinity }), (e) => {
+      assert.match(e.message, /inflates to more than 67108864 bytes.*zip bomb/);
+    });
     assert.ok(performance.now() - t0 < 5000, 'rejected in seconds');
     assert.deepEqual(await leftovers(), []);
   });

@@ -48,6 +48,8 @@ export interface ExtractedZip {
 }
 
 const GiB = 1024 ** 3;
+/** Entries inflated at once: libuv's default thread pool has 4 threads. */
+const PARALLEL_ENTRIES = 4;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const S_IFREG = 0o100000;
@@ -113,6 +115,7 @@ export async function extractZip(zipPath: string, options: ExtractZipOptions = {
   };
 
   let zip: yauzl.ZipFile | undefined;
+  const jobs: Array<Promise<void>> = [];
   try {
     try {
       // decodeStrings off: yauzl would decode non-UTF-8 names as CP437; we decode and validate ourselves.
@@ -130,6 +133,37 @@ export async function extractZip(zipPath: string, options: ExtractZipOptions = {
     const seen = new Set<string>();
     let total = 0;
     let declaredTotal = 0;
+    const extracting = new Set<Promise<void>>();
+    const extractEntry = async (archive: yauzl.ZipFile, entry: yauzl.Entry, name: string, target: string): Promise<void> => {
+      const raw = await openRawStream(archive, entry);
+      const compressed = new ByteCounter(() => undefined);
+      const inflated = new ByteCounter((entryBytes, chunk) => {
+        total += chunk;
+        if (total > maxBytes) {
+          return new SourceError(`${file} inflates to more than ${maxBytes} bytes (at entry "${name}"): rejected as a zip bomb`, { file, field: name });
+        }
+        if (entryBytes > ratioFloor && entryBytes / Math.max(1, compressed.bytes) > maxRatio) {
+          return new SourceError(
+            `${file}: entry "${name}" inflates more than ${maxRatio}:1 (${entryBytes} bytes from ${compressed.bytes}): rejected as a zip bomb`,
+            { file, field: name },
+          );
+        }
+        return undefined;
+      });
+      const stages: NodeJS.ReadWriteStream[] = entry.compressionMethod === 8 ? [compressed, createInflateRaw(), inflated] : [compressed, inflated];
+      try {
+        await pipeline([raw, ...stages, createWriteStream(target, { flags: 'wx' })]);
+      } catch (err) {
+        if (err instanceof SourceError) throw err;
+        throw new SourceError(`${file}: entry "${name}" cannot be extracted: ${(err as Error).message}`, { file, field: name }, { cause: err });
+      }
+      if (inflated.bytes !== entry.uncompressedSize) {
+        throw new SourceError(
+          `${file}: entry "${name}" inflated to ${inflated.bytes} bytes but its header says ${entry.uncompressedSize}; the archive is corrupt`,
+          { file, field: name },
+        );
+      }
+    };
     for (;;) {
       let entry: yauzl.Entry | undefined;
       try {
@@ -168,39 +202,23 @@ export async function extractZip(zipPath: string, options: ExtractZipOptions = {
       if (!target.startsWith(dir + sep)) throw new SourceError(`${file}: entry "${name}" escapes the extraction directory`, { file, field: name });
       await mkdir(dirname(target), { recursive: true });
 
-      const raw = await openRawStream(zip, entry);
-      const compressed = new ByteCounter(() => undefined);
-      const inflated = new ByteCounter((entryBytes, chunk) => {
-        total += chunk;
-        if (total > maxBytes) {
-          return new SourceError(`${file} inflates to more than ${maxBytes} bytes (at entry "${name}"): rejected as a zip bomb`, { file, field: name });
-        }
-        if (entryBytes > ratioFloor && entryBytes / Math.max(1, compressed.bytes) > maxRatio) {
-          return new SourceError(
-            `${file}: entry "${name}" inflates more than ${maxRatio}:1 (${entryBytes} bytes from ${compressed.bytes}): rejected as a zip bomb`,
-            { file, field: name },
-          );
-        }
-        return undefined;
-      });
-      const stages: NodeJS.ReadWriteStream[] = entry.compressionMethod === 8 ? [compressed, createInflateRaw(), inflated] : [compressed, inflated];
-      try {
-        await pipeline([raw, ...stages, createWriteStream(target, { flags: 'wx' })]);
-      } catch (err) {
-        if (err instanceof SourceError) throw err;
-        throw new SourceError(`${file}: entry "${name}" cannot be extracted: ${(err as Error).message}`, { file, field: name }, { cause: err });
-      }
-      if (inflated.bytes !== entry.uncompressedSize) {
-        throw new SourceError(
-          `${file}: entry "${name}" inflated to ${inflated.bytes} bytes but its header says ${entry.uncompressedSize}; the archive is corrupt`,
-          { file, field: name },
-        );
-      }
+      // Entries inflate side by side (zlib runs on libuv's threads): a Shapefile's .shp and .dbf
+      // are the bulk of a delivery, and extracting them one after the other left a core idle.
+      if (extracting.size >= PARALLEL_ENTRIES) await Promise.race(extracting);
+      const job = extractEntry(zip, entry, name, target);
+      extracting.add(job);
+      jobs.push(job);
+      job.then(() => extracting.delete(job), () => extracting.delete(job));
       files.push(normal);
     }
+    const settled = await Promise.allSettled(jobs);
+    const failed = settled.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     zip.close();
     return { dir, files, entries, cleanup };
   } catch (err) {
+    // No stream may still write into the directory that is about to go.
+    await Promise.allSettled(jobs);
     zip?.close();
     await cleanup();
     throw err;
