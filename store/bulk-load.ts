@@ -31,6 +31,9 @@ export interface LoadOutcome {
 }
 
 const BATCH = 5000;
+/** The columns a COPY fills, in the order `#addCopy` writes them. */
+const PARTITION_COLUMNS = ['layer_id', 'feature_id', 'geom', 'attributes', 'valid_from'];
+const STAGE_COLUMNS = ['row_no', 'feature_id', 'geom', 'attributes', 'valid_from'];
 /** Geometry types whose validity only PostGIS can judge (ring topology). */
 const AREAL_TYPES = new Set(['Polygon', 'MultiPolygon', 'GeometryCollection']);
 
@@ -74,16 +77,13 @@ export class StagedLoad {
     this.#defaultFrom = options.validFrom.toISOString();
     this.#defaultFromMs = options.validFrom.getTime();
     this.#rowOfFeature = options.rowOf;
-    if (client) {
-      const columns = options.newLayer ? ['layer_id', 'feature_id', 'geom', 'attributes', 'valid_from'] : ['row_no', 'feature_id', 'geom', 'attributes', 'valid_from'];
-      this.#copy = new BinaryCopy(client, target, columns, { freeze: true });
-    }
+    if (client) this.#copy = new BinaryCopy(client, target, options.newLayer ? PARTITION_COLUMNS : STAGE_COLUMNS, { freeze: true });
   }
 
   /**
    * `newLayer`: the layer was just created without a partition. Every row is then new, so rows
    * are written straight into the partition's table, which is attached at the end: PostgreSQL
-   * builds its indexes once over the whole table instead of maintaining them row by row.
+   * builds the btrees once over the whole table instead of maintaining them row by row.
    */
   static async begin(trx: Transaction<Database>, layerId: string, options: BeginOptions): Promise<StagedLoad> {
     const client = await pgClientOf(trx);
@@ -211,15 +211,15 @@ export class StagedLoad {
     }
 
     if (this.#newLayer) {
-      const { rows } = await sql<{ n: number }>`select count(*)::int as n from ${target}`.execute(trx);
-      // Attaching builds every index of feature_version on the full table at once; sorting in
+      // Attaching builds the btrees of feature_version on the full table at once; sorting in
       // memory is what makes that fast (64 MB, the default, spills a scale-10 layer to disk).
       await sql`set local maintenance_work_mem = '256MB'`.execute(trx);
       await sql`alter table ${target} alter column version_id drop default`.execute(trx);
       await sql`alter table feature_version attach partition ${target} for values in (${sql.lit(layer)})`.execute(trx);
       await sql`alter table ${target} drop constraint ${sql.id(`${this.#target}_bound`)}`.execute(trx);
       await bumpRevision(trx, layer);
-      return { inserted: rows[0]?.n ?? 0, updated: 0, unchanged: 0, retired: 0, repaired, rejected };
+      // Every staged row is in the table but those refused above (all of `rejected` so far).
+      return { inserted: this.staged - rejected.length, updated: 0, unchanged: 0, retired: 0, repaired, rejected };
     }
 
     await sql`create index on import_stage (feature_id)`.execute(trx);
