@@ -5,7 +5,7 @@ import type { Geometry } from 'geojson';
 import type { Database } from '../store/schema.ts';
 import type { AccessClass, Domain, GeometryType } from '../store/layer-meta.ts';
 import { ensureLayer, getLayer, setGeometryType } from '../store/layers.ts';
-import { StagedLoad } from '../store/bulk-load.ts';
+import { StagedLoad, type LoadOutcome } from '../store/bulk-load.ts';
 import { SourceError, type SourceReader, type SourceRow } from './source.ts';
 import { openGeoJson } from './readers/geojson.ts';
 import { openCsv, ADDRESS_NAMES, type CsvOptions } from './readers/csv.ts';
@@ -351,7 +351,7 @@ export async function importLayerFile(db: Kysely<Database>, options: ImportOptio
           return load.add({ row: r.row, featureId, geometry, attributes, validFrom: rowFrom });
         };
 
-        let outcome: Awaited<ReturnType<StagedLoad['finish']>>;
+        let outcome: LoadOutcome;
         try {
           for (const r of sample) {
             const wait = handle(r);

@@ -62,11 +62,10 @@ export class StagedLoad {
   #pending: string[] = [];
   #areal = false;
   #inflight: Promise<void> = Promise.resolve();
-  #defaultFrom: string;
+  #validFrom: Date;
   #rowOfFeature: (featureId: string) => number;
   /** On PostgreSQL, rows stream by binary COPY through the transaction's own connection; PGlite takes the JSON path. */
   #copy: BinaryCopy | undefined;
-  #defaultFromMs: number;
   staged = 0;
 
   private constructor(trx: Transaction<Database>, layerId: string, target: string, options: BeginOptions, client: pg.PoolClient | undefined) {
@@ -74,8 +73,7 @@ export class StagedLoad {
     this.#layerId = layerId;
     this.#target = target;
     this.#newLayer = options.newLayer;
-    this.#defaultFrom = options.validFrom.toISOString();
-    this.#defaultFromMs = options.validFrom.getTime();
+    this.#validFrom = options.validFrom;
     this.#rowOfFeature = options.rowOf;
     if (client) this.#copy = new BinaryCopy(client, target, options.newLayer ? PARTITION_COLUMNS : STAGE_COLUMNS, { freeze: true });
   }
@@ -141,7 +139,7 @@ export class StagedLoad {
     else rows.null();
     rows.jsonb(JSON.stringify(row.attributes));
     if (row.validFrom) rows.timestamptz(row.validFrom.getTime());
-    else if (this.#newLayer) rows.timestamptz(this.#defaultFromMs);
+    else if (this.#newLayer) rows.timestamptz(this.#validFrom.getTime());
     else rows.null();
     return copy.rowDone();
   }
@@ -173,7 +171,7 @@ export class StagedLoad {
     if (this.#newLayer) {
       await sql`insert into ${sql.table(this.#target)} (layer_id, feature_id, geom, attributes, valid_from)
         select ${this.#layerId}, e->>1, (e->>2)::geometry, e->3,
-               coalesce((e->>4)::timestamptz, ${this.#defaultFrom}::timestamptz)
+               coalesce((e->>4)::timestamptz, ${this.#validFrom.toISOString()}::timestamptz)
         from jsonb_array_elements(${doc}::jsonb) e`.execute(this.#trx);
     } else {
       await sql`insert into import_stage (row_no, feature_id, geom, attributes, valid_from)
@@ -187,7 +185,7 @@ export class StagedLoad {
     await this.flush();
     const trx = this.#trx;
     const layer = this.#layerId;
-    const validFrom = this.#defaultFrom;
+    const validFrom = this.#validFrom.toISOString();
     const target = sql.table(this.#target);
     // Rows of a new layer went to its table without row numbers; they are found by feature id.
     const rowNo = this.#newLayer ? sql`0` : sql`row_no`;

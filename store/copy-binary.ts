@@ -1,5 +1,5 @@
 import type { Geometry } from 'geojson';
-import type pg from 'pg';
+import pg from 'pg';
 import { from as copyFrom, type CopyStreamQuery } from 'pg-copy-streams';
 import { ewkbLength, writeEwkb } from './ewkb.ts';
 
@@ -132,11 +132,10 @@ export class BinaryCopy {
   #statementLimit: number;
 
   constructor(client: pg.ClientBase, table: string, columns: string[], options: { freeze: boolean; chunkBytes?: number; statementBytes?: number }) {
-    const ident = (s: string) => `"${s.replace(/"/g, '""')}"`;
     this.#client = client;
     this.#chunkBytes = options.chunkBytes ?? CHUNK_BYTES;
     this.#statementLimit = options.statementBytes ?? STATEMENT_BYTES;
-    this.#command = `copy ${ident(table)} (${columns.map(ident).join(', ')}) from stdin with (format binary${options.freeze ? ', freeze' : ''})`;
+    this.#command = `copy ${pg.escapeIdentifier(table)} (${columns.map((c) => pg.escapeIdentifier(c)).join(', ')}) from stdin with (format binary${options.freeze ? ', freeze' : ''})`;
   }
 
   /** After each row. Returns a promise only when the connection is behind (await it then). */

@@ -233,7 +233,7 @@ export class DbfReader {
       let reason: string | undefined;
       if (a < b) {
         switch (field.dbfType) {
-          case 'C': value = this.repeatedText(buf, a, b, f) ?? this.rememberText(buf, a, b, f, this.decodeText(buf, a, b, recordNumber, field.name)); break;
+          case 'C': value = this.textValue(buf, a, b, f, recordNumber, field.name); break;
           case 'N': case 'F':
             if (isPlainNumber(buf, a, b)) value = b - a > 15 ? (field.decimals === 0 ? bigInteger(buf.toString('latin1', a, b)) : Number(buf.toString('latin1', a, b))) : plainNumber(buf, a, b);
             else ({ value, reason } = parseNumber(buf.toString('latin1', a, b), field));
@@ -251,18 +251,17 @@ export class DbfReader {
     return problem ? { recordNumber, deleted, values, problem } : { recordNumber, deleted, values };
   }
 
-  private repeatedText(buf: Buffer, a: number, b: number, f: number): string | undefined {
+  /** A text field's value: the previous record's when the bytes are the same, else decoded. */
+  private textValue(buf: Buffer, a: number, b: number, f: number, recordNumber: number, fieldName: string): string {
     const n = b - a;
-    if (this.prevLength[f] !== n) return undefined;
     const prev = this.prevBytes[f]!;
-    for (let i = 0; i < n; i++) if (prev[i] !== buf[a + i]) return undefined;
-    return this.prevText[f];
-  }
-
-  private rememberText(buf: Buffer, a: number, b: number, f: number, text: string): string {
-    const prev = this.prevBytes[f]!;
-    const n = b - a;
-    if (n > prev.length) return text;
+    if (this.prevLength[f] === n) {
+      let i = 0;
+      while (i < n && prev[i] === buf[a + i]) i++;
+      if (i === n) return this.prevText[f]!;
+    }
+    const text = this.decodeText(buf, a, b, recordNumber, fieldName);
+    // n is at most the field's length, which is the size of prev.
     for (let i = 0; i < n; i++) prev[i] = buf[a + i]!;
     this.prevLength[f] = n;
     this.prevText[f] = text;
@@ -356,6 +355,8 @@ function isPlainNumber(buf: Buffer, a: number, b: number): boolean {
   return digits > 0;
 }
 
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, k) => 10 ** k);
+
 /**
  * The value of a plain number of at most 15 digits, read from the bytes without making a string.
  * Exact: the digits form an integer below 2^53 and the power of ten is exact, so the one division
@@ -378,8 +379,6 @@ export function plainNumber(buf: Buffer, a: number, b: number): number {
   const v = fraction > 0 ? n / POWERS_OF_TEN[fraction]! : n;
   return negative ? -v : v;
 }
-
-const POWERS_OF_TEN = Array.from({ length: 23 }, (_, k) => 10 ** k);
 
 /** Integers beyond 2^53 (e.g. 18-digit ids in N(19,0)) keep every digit as text. */
 function bigInteger(text: string): number | string {
